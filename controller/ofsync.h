@@ -1,0 +1,53 @@
+/* Copyright (c) 2026 The ovs-netpol authors.
+ *
+ * Licensed under the Apache License, Version 2.0. */
+
+#ifndef NETPOL_OFSYNC_H
+#define NETPOL_OFSYNC_H 1
+
+/* Keeps the bridge's flow table equal to a desired flow set.
+ *
+ * Owns an rconn to the bridge's management socket (OpenFlow 1.5).  On
+ * every (re)connect it reads the flows the bridge has with our cookies
+ * (category bits, netpol/pipeline.h) and reconciles them with the desired
+ * set in one atomic bundle: no flush-then-fill, so a reconnect or a restart
+ * with unchanged inputs sends nothing.  After that, each change of the
+ * desired set goes out as the difference from what is installed, as one
+ * OFPBF_ATOMIC|OFPBF_ORDERED bundle; the installed set is updated only once
+ * the switch has acknowledged the commit.  Flows whose cookie has no
+ * category bits belong to others and are never touched. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ds;
+struct flowset;
+
+struct ofsync *ofsync_create(const char *target);
+void ofsync_destroy(struct ofsync *);
+
+/* Retargets the connection (e.g. when the bridge name is known). */
+void ofsync_set_target(struct ofsync *, const char *target);
+
+/* Connects, reconciles, and sends the difference between 'desired' and
+ * what is installed, if nothing is in flight.  'desired' may be NULL: then
+ * nothing new is sent (the controller is not ready to say what it wants).
+ * Never blocks. */
+void ofsync_run(struct ofsync *, const struct flowset *desired);
+void ofsync_wait(struct ofsync *);
+
+bool ofsync_is_connected(const struct ofsync *);
+
+/* True if the switch has acknowledged a state equal to 'desired'. */
+bool ofsync_is_synced(const struct ofsync *, const struct flowset *desired);
+
+/* Counters for tests and benchmarks: bundles committed and flow_mods sent
+ * since creation. */
+uint64_t ofsync_n_bundles(const struct ofsync *);
+uint64_t ofsync_n_flow_mods(const struct ofsync *);
+
+/* Appends the installed flows (flowset_format syntax) to 's'. */
+void ofsync_dump_installed(const struct ofsync *, struct ds *s);
+void ofsync_dump_status(const struct ofsync *, struct ds *s);
+
+#endif /* controller/ofsync.h */

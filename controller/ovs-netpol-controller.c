@@ -1,2 +1,521 @@
+/* Copyright (c) 2026 The ovs-netpol authors.
+ *
+ * Licensed under the Apache License, Version 2.0. */
+
+/* ovs-netpol-controller: enforces Kubernetes NetworkPolicy on one node's
+ * Open vSwitch bridge.  One thread runs OVS's poll loop: the Kubernetes
+ * source, the OVSDB IDL and the OpenFlow connection all advance in it, so
+ * the objects, the ports and the installed flows move together. */
+
 #include <config.h>
-int main(void) { return 0; }
+
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "command-line.h"
+#include "controller/manifest-source.h"
+#include "controller/ofsync.h"
+#include "controller/ovs-state.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "lib/flow-set.h"
+#include "lib/k8s-cache.h"
+#include "lib/npol-compile.h"
+#include "lib/portmap.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "sset.h"
+#include "svec.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(controller);
+
+/* Command-line settings. */
+struct ctl_options {
+    char *manifests;
+    char *ovsdb;
+    char *bridge;
+    char *datapath_type;
+    char *gateway;
+    char *node_name;
+    char *unixctl_path;
+    bool reeval_established;
+};
+
+/* Everything the main loop owns. */
+struct ctl {
+    struct ctl_options opts;
+    struct kcache *cache;
+    struct manifest_source *manifests;
+    struct ovsstate *ovs;
+    struct ofsync *ofsync;
+
+    struct flowset desired;
+    bool have_desired;          /* 'desired' reflects synced inputs. */
+    uint64_t cache_seqno;
+    uint64_t ovs_seqno;
+    bool recompute;             /* Forced by netpol/recompute. */
+    bool ready;                 /* Flows installed for synced inputs. */
+
+    /* The node's addresses on the gateway port, re-read periodically. */
+    struct k8s_cidr *gw_ips;
+    size_t n_gw_ips;
+    long long int next_gw_scan;
+
+    struct sset problems;       /* Last compile's problems, to log news. */
+    bool exiting;
+};
+
+#define CTL_GW_SCAN_MSEC 1000
+
+static void
+usage(void)
+{
+    printf("%s: Kubernetes NetworkPolicy enforcement on Open vSwitch\n"
+           "usage: %s [OPTIONS]\n"
+           "\nKubernetes objects:\n"
+           "  --manifests=DIR         read Namespace, Pod and NetworkPolicy\n"
+           "                          objects from *.yaml/*.yml/*.json in DIR\n"
+           "\nNode:\n"
+           "  --ovsdb=REMOTE          OVSDB server (default: unix:%s/db.sock)\n"
+           "  --bridge=NAME           integration bridge (default: br-int)\n"
+           "  --datapath-type=TYPE    datapath type when creating the bridge\n"
+           "  --gateway=NAME          node gateway port (default: np-gw0)\n"
+           "  --node-name=NAME        this node (default: $NODE_NAME, else\n"
+           "                          the host name)\n"
+           "  --keep-established      do not re-evaluate the request\n"
+           "                          direction of established connections\n"
+           "                          when policies change\n",
+           program_name, program_name, ovs_rundir());
+    daemon_usage();
+    vlog_usage();
+    printf("\nOther options:\n"
+           "  --unixctl=SOCKET        override default control socket name\n"
+           "  -h, --help              display this help message\n"
+           "  -V, --version           display version information\n");
+    exit(EXIT_SUCCESS);
+}
+
+static void
+parse_options(int argc, char *argv[], struct ctl_options *o)
+{
+    enum {
+        OPT_MANIFESTS = UCHAR_MAX + 1,
+        OPT_OVSDB,
+        OPT_BRIDGE,
+        OPT_DATAPATH_TYPE,
+        OPT_GATEWAY,
+        OPT_NODE_NAME,
+        OPT_KEEP_ESTABLISHED,
+        OPT_UNIXCTL,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"manifests", required_argument, NULL, OPT_MANIFESTS},
+        {"ovsdb", required_argument, NULL, OPT_OVSDB},
+        {"bridge", required_argument, NULL, OPT_BRIDGE},
+        {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
+        {"gateway", required_argument, NULL, OPT_GATEWAY},
+        {"node-name", required_argument, NULL, OPT_NODE_NAME},
+        {"keep-established", no_argument, NULL, OPT_KEEP_ESTABLISHED},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(
+        long_options);
+
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+
+        switch (c) {
+        case OPT_MANIFESTS:
+            free(o->manifests);
+            o->manifests = xstrdup(optarg);
+            break;
+        case OPT_OVSDB:
+            free(o->ovsdb);
+            o->ovsdb = xstrdup(optarg);
+            break;
+        case OPT_BRIDGE:
+            free(o->bridge);
+            o->bridge = xstrdup(optarg);
+            break;
+        case OPT_DATAPATH_TYPE:
+            free(o->datapath_type);
+            o->datapath_type = xstrdup(optarg);
+            break;
+        case OPT_GATEWAY:
+            free(o->gateway);
+            o->gateway = xstrdup(optarg);
+            break;
+        case OPT_NODE_NAME:
+            free(o->node_name);
+            o->node_name = xstrdup(optarg);
+            break;
+        case OPT_KEEP_ESTABLISHED:
+            o->reeval_established = false;
+            break;
+        case OPT_UNIXCTL:
+            free(o->unixctl_path);
+            o->unixctl_path = xstrdup(optarg);
+            break;
+        case 'h':
+            usage();
+            break;
+        case 'V':
+            ovs_print_version(0, 0);
+            exit(EXIT_SUCCESS);
+
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+
+        case '?':
+            exit(EXIT_FAILURE);
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    if (optind < argc) {
+        ovs_fatal(0, "non-option argument \"%s\"; use --help for usage",
+                  argv[optind]);
+    }
+    if (!o->manifests) {
+        ovs_fatal(0, "no source of Kubernetes objects: use --manifests=DIR");
+    }
+    if (!o->ovsdb) {
+        o->ovsdb = xasprintf("unix:%s/db.sock", ovs_rundir());
+    }
+    if (!o->node_name) {
+        const char *env = getenv("NODE_NAME");
+        if (env && env[0]) {
+            o->node_name = xstrdup(env);
+        } else {
+            char host[256];
+            if (gethostname(host, sizeof host)) {
+                ovs_fatal(errno, "cannot get the host name; use --node-name");
+            }
+            host[sizeof host - 1] = '\0';
+            o->node_name = xstrdup(host);
+        }
+    }
+}
+
+static void
+ctl_options_destroy(struct ctl_options *o)
+{
+    free(o->manifests);
+    free(o->ovsdb);
+    free(o->bridge);
+    free(o->datapath_type);
+    free(o->gateway);
+    free(o->node_name);
+    free(o->unixctl_path);
+}
+
+/* Reads the addresses of the gateway interface from the kernel.  Returns
+ * true if they changed. */
+static bool
+ctl_scan_gateway_ips(struct ctl *ctl)
+{
+    struct k8s_cidr *ips = NULL;
+    size_t n = 0, allocated = 0;
+    struct ifaddrs *ifa, *list;
+
+    if (getifaddrs(&list)) {
+        return false;
+    }
+    for (ifa = list; ifa; ifa = ifa->ifa_next) {
+        if (!ifa->ifa_addr || strcmp(ifa->ifa_name, ctl->opts.gateway)) {
+            continue;
+        }
+        struct k8s_cidr c = { .plen = 0 };
+        if (ifa->ifa_addr->sa_family == AF_INET) {
+            const struct sockaddr_in *sin = ALIGNED_CAST(
+                const struct sockaddr_in *, ifa->ifa_addr);
+            in6_addr_set_mapped_ipv4(&c.addr, sin->sin_addr.s_addr);
+            c.plen = 32;
+            c.is_ipv4 = true;
+        } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *sin6 = ALIGNED_CAST(
+                const struct sockaddr_in6 *, ifa->ifa_addr);
+            if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) {
+                continue;
+            }
+            c.addr = sin6->sin6_addr;
+            c.plen = 128;
+        } else {
+            continue;
+        }
+        if (n >= allocated) {
+            ips = x2nrealloc(ips, &allocated, sizeof *ips);
+        }
+        ips[n++] = c;
+    }
+    freeifaddrs(list);
+
+    bool changed = (n != ctl->n_gw_ips
+                    || (n && memcmp(ips, ctl->gw_ips, n * sizeof *ips)));
+    free(ctl->gw_ips);
+    ctl->gw_ips = ips;
+    ctl->n_gw_ips = n;
+    return changed;
+}
+
+static void
+ctl_compile(struct ctl *ctl)
+{
+    struct svec problems = SVEC_EMPTY_INITIALIZER;
+    struct npol_input input = {
+        .cache = ctl->cache,
+        .ports = ovsstate_ports(ctl->ovs),
+        .node_name = ctl->opts.node_name,
+        .gw_ofport = ovsstate_gateway_ofport(ctl->ovs),
+        .gw_mac = ovsstate_gateway_mac(ctl->ovs),
+        .gw_ips = ctl->gw_ips,
+        .n_gw_ips = ctl->n_gw_ips,
+        .reeval_established = ctl->opts.reeval_established,
+    };
+    long long int start = time_msec();
+
+    npol_compile(&input, &ctl->desired, &problems);
+    ctl->have_desired = true;
+    VLOG_DBG("compiled %"PRIuSIZE" flows in %lld ms",
+             flowset_count(&ctl->desired), time_msec() - start);
+
+    /* Log each problem when it first appears, not at every recompute. */
+    struct sset now = SSET_INITIALIZER(&now);
+    const char *p;
+    size_t i;
+    SVEC_FOR_EACH (i, p, &problems) {
+        if (!sset_contains(&ctl->problems, p)) {
+            VLOG_WARN("%s", p);
+        }
+        sset_add(&now, p);
+    }
+    sset_swap(&now, &ctl->problems);
+    sset_destroy(&now);
+    svec_destroy(&problems);
+}
+
+static void
+ctl_run(struct ctl *ctl)
+{
+    manifest_source_run(ctl->manifests, ctl->cache);
+    ovsstate_run(ctl->ovs);
+
+    bool gw_changed = false;
+    if (time_msec() >= ctl->next_gw_scan) {
+        gw_changed = ctl_scan_gateway_ips(ctl);
+        ctl->next_gw_scan = time_msec() + CTL_GW_SCAN_MSEC;
+    }
+
+    /* No flows until both inputs are complete: until then the bridge,
+     * fail-mode secure, forwards nothing for our pods. */
+    if (ovsstate_is_ready(ctl->ovs)
+        && manifest_source_is_synced(ctl->manifests)) {
+        uint64_t cache_seqno = kcache_seqno(ctl->cache);
+        uint64_t ovs_seqno = ovsstate_seqno(ctl->ovs);
+        if (!ctl->have_desired || ctl->recompute || gw_changed
+            || cache_seqno != ctl->cache_seqno
+            || ovs_seqno != ctl->ovs_seqno) {
+            ctl->cache_seqno = cache_seqno;
+            ctl->ovs_seqno = ovs_seqno;
+            ctl->recompute = false;
+            ctl_compile(ctl);
+        }
+    }
+
+    ofsync_run(ctl->ofsync, ctl->have_desired ? &ctl->desired : NULL);
+
+    bool synced = (ctl->have_desired
+                   && ofsync_is_synced(ctl->ofsync, &ctl->desired));
+    if (synced && !ctl->ready) {
+        VLOG_INFO("flows installed for synced inputs (%"PRIuSIZE" flows)",
+                  flowset_count(&ctl->desired));
+        ovsstate_clear_flow_restore_wait(ctl->ovs);
+        ovsstate_set_ready(ctl->ovs, true);
+        ctl->ready = true;
+    }
+}
+
+static void
+ctl_wait(struct ctl *ctl)
+{
+    manifest_source_wait(ctl->manifests);
+    ovsstate_wait(ctl->ovs);
+    ofsync_wait(ctl->ofsync);
+    poll_timer_wait_until(ctl->next_gw_scan);
+}
+
+/* unixctl commands. */
+
+static void
+ctl_unixctl_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                 const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    ctl->exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+ctl_unixctl_dump_desired(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                         const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    flowset_format(&ctl->desired, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ctl_unixctl_dump_installed(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                           const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ofsync_dump_installed(ctl->ofsync, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ctl_unixctl_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                   const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "node %s, %s\n", ctl->opts.node_name,
+                  ctl->ready ? "ready" : "not ready");
+    ds_put_format(&s, "desired flows: %"PRIuSIZE"%s\n",
+                  flowset_count(&ctl->desired),
+                  ctl->have_desired ? "" : " (inputs not synced)");
+    manifest_source_dump(ctl->manifests, &s);
+    ovsstate_dump(ctl->ovs, &s);
+    ofsync_dump_status(ctl->ofsync, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ctl_unixctl_problems(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                     const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const char *p;
+    SSET_FOR_EACH (p, &ctl->problems) {
+        ds_put_format(&s, "%s\n", p);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ctl_unixctl_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                      const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    ctl->recompute = true;
+    poll_immediate_wake();
+    unixctl_command_reply(conn, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct ctl ctl = {
+        .opts = { .reeval_established = true },
+        .problems = SSET_INITIALIZER(&ctl.problems),
+    };
+    struct unixctl_server *unixctl;
+    int retval;
+
+    set_program_name(argv[0]);
+    ovs_cmdl_proctitle_init(argc, argv);
+    fatal_ignore_sigpipe();
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_INFO);
+    parse_options(argc, argv, &ctl.opts);
+    if (!ctl.opts.bridge) {
+        ctl.opts.bridge = xstrdup("br-int");
+    }
+    if (!ctl.opts.gateway) {
+        ctl.opts.gateway = xstrdup("np-gw0");
+    }
+
+    daemonize_start(false);
+    retval = unixctl_server_create(ctl.opts.unixctl_path, &unixctl);
+    if (retval) {
+        exit(EXIT_FAILURE);
+    }
+    unixctl_command_register("exit", "", 0, 0, ctl_unixctl_exit, &ctl);
+    unixctl_command_register("netpol/status", "", 0, 0, ctl_unixctl_status,
+                             &ctl);
+    unixctl_command_register("netpol/dump-desired", "", 0, 0,
+                             ctl_unixctl_dump_desired, &ctl);
+    unixctl_command_register("netpol/dump-installed", "", 0, 0,
+                             ctl_unixctl_dump_installed, &ctl);
+    unixctl_command_register("netpol/problems", "", 0, 0,
+                             ctl_unixctl_problems, &ctl);
+    unixctl_command_register("netpol/recompute", "", 0, 0,
+                             ctl_unixctl_recompute, &ctl);
+    daemonize_complete();
+
+    struct ovsstate_options ovs_opts = {
+        .ovsdb_remote = ctl.opts.ovsdb,
+        .bridge = ctl.opts.bridge,
+        .datapath_type = ctl.opts.datapath_type,
+        .gateway = ctl.opts.gateway,
+    };
+    ctl.cache = kcache_create();
+    ctl.manifests = manifest_source_create(ctl.opts.manifests);
+    ctl.ovs = ovsstate_create(&ovs_opts);
+    ctl.ofsync = ofsync_create(ovsstate_bridge_target(ctl.ovs));
+    flowset_init(&ctl.desired);
+    VLOG_INFO("node %s: enforcing on bridge %s, objects from %s",
+              ctl.opts.node_name, ctl.opts.bridge, ctl.opts.manifests);
+
+    while (!ctl.exiting) {
+        ctl_run(&ctl);
+        unixctl_server_run(unixctl);
+
+        ctl_wait(&ctl);
+        unixctl_server_wait(unixctl);
+        if (ctl.exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    unixctl_server_destroy(unixctl);
+    ofsync_destroy(ctl.ofsync);
+    ovsstate_destroy(ctl.ovs);
+    manifest_source_destroy(ctl.manifests);
+    kcache_destroy(ctl.cache);
+    flowset_destroy(&ctl.desired);
+    sset_destroy(&ctl.problems);
+    free(ctl.gw_ips);
+    ctl_options_destroy(&ctl.opts);
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* Copyright (c) 2026 The ovs-netpol authors.
+ *
+ * Licensed under the Apache License, Version 2.0. */
+
+#ifndef NETPOL_K8S_CACHE_H
+#define NETPOL_K8S_CACHE_H 1
+
+/* The store of Kubernetes objects the compiler reads: namespaces, pods and
+ * network policies, each kind in an hmap keyed by namespace/name.  Every
+ * change bumps a sequence number.  Sources (manifest directory, API watch)
+ * feed it; nothing here does I/O. */
+
+#include <stdint.h>
+#include "compiler.h"
+#include "lib/json-guard.h"
+#include "lib/k8s-types.h"
+
+enum k8s_kind {
+    K8S_KIND_NAMESPACE,
+    K8S_KIND_POD,
+    K8S_KIND_NETWORK_POLICY,
+};
+
+struct kcache {
+    struct hmap namespaces;     /* struct k8s_namespace, by name. */
+    struct hmap pods;           /* struct k8s_pod, by namespace/name. */
+    struct hmap policies;       /* struct k8s_network_policy, by ns/name. */
+    uint64_t seqno;
+};
+
+struct kcache *kcache_create(void);
+void kcache_destroy(struct kcache *);
+void kcache_clear(struct kcache *);
+uint64_t kcache_seqno(const struct kcache *);
+
+/* Maps "Namespace", "Pod", "NetworkPolicy" to a kind; false otherwise. */
+bool k8s_kind_from_string(const char *, enum k8s_kind *);
+
+/* Parses 'obj' and adds it, replacing an object of the same kind, namespace
+ * and name.  'kind' is the object's kind when known (list items from an API
+ * server carry none); NULL means read it from the object.  Returns an error
+ * naming the object; a NetworkPolicy that fails to parse is still stored
+ * (fail closed, see k8s_parse_network_policy()). */
+char *kcache_upsert(struct kcache *, const char *kind, const json_t *obj)
+    OVS_WARN_UNUSED_RESULT;
+
+/* Removes the object of that kind, namespace and name, if present. */
+void kcache_remove(struct kcache *, enum k8s_kind, const char *namespace,
+                   const char *name);
+
+/* Direct insertion of parsed objects; the cache takes ownership. */
+void kcache_put_namespace(struct kcache *, struct k8s_namespace *);
+void kcache_put_pod(struct kcache *, struct k8s_pod *);
+void kcache_put_policy(struct kcache *, struct k8s_network_policy *);
+
+const struct k8s_namespace *kcache_find_namespace(const struct kcache *,
+                                                  const char *name);
+const struct k8s_pod *kcache_find_pod(const struct kcache *,
+                                      const char *namespace,
+                                      const char *name);
+const struct k8s_network_policy *kcache_find_policy(const struct kcache *,
+                                                    const char *namespace,
+                                                    const char *name);
+
+#define KCACHE_FOR_EACH_NAMESPACE(NS, CACHE) \
+    HMAP_FOR_EACH (NS, node, &(CACHE)->namespaces)
+#define KCACHE_FOR_EACH_POD(POD, CACHE) \
+    HMAP_FOR_EACH (POD, node, &(CACHE)->pods)
+#define KCACHE_FOR_EACH_POLICY(POLICY, CACHE) \
+    HMAP_FOR_EACH (POLICY, node, &(CACHE)->policies)
+
+#endif /* lib/k8s-cache.h */

@@ -1,1 +1,1285 @@
+/* Copyright (c) 2026 The ovs-netpol authors.
+ *
+ * Licensed under the Apache License, Version 2.0. */
+
 #include <config.h>
+#include "lib/npol-compile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "hash.h"
+#include "lib/flow-set.h"
+#include "lib/k8s-cache.h"
+#include "lib/label-selector.h"
+#include "lib/portmap.h"
+#include "netpol/pipeline.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/shash.h"
+#include "svec.h"
+#include "util.h"
+
+/* A pod on this node that has an OVS port and can be enforced. */
+struct npc_local {
+    const struct k8s_pod *pod;
+    const struct portmap_entry *port;
+};
+
+/* A growable array of pods, of CIDRs, of L4 matches. */
+struct npc_pods {
+    const struct k8s_pod **pods;
+    size_t n, allocated;
+};
+
+struct npc_cidrs {
+    struct k8s_cidr *cidrs;
+    size_t n, allocated;
+};
+
+/* One L4 match: 'proto' with destination port 'value'/'mask'; a zero mask
+ * matches every port of 'proto'. */
+struct npc_l4 {
+    uint8_t proto;
+    uint16_t value;
+    uint16_t mask;
+};
+
+struct npc_l4s {
+    struct npc_l4 *l4s;
+    size_t n, allocated;
+};
+
+/* A set of peers (egress) or targets (ingress) that share one list of L4
+ * matches, because named ports resolve alike for them. */
+struct npc_group {
+    char *key;                  /* Formatted 'l4s', the group's identity. */
+    bool numeric;               /* Holds the rule's numeric ports, which
+                                 * apply to every peer. */
+    struct npc_l4s l4s;
+    struct npc_cidrs cidrs;     /* Egress: peer addresses. */
+    struct npc_local **locals;  /* Ingress: target pods. */
+    size_t n_locals, allocated_locals;
+};
+
+struct npc_ctx {
+    const struct npol_input *in;
+    struct flowset *out;
+    struct svec *problems;
+
+    struct npc_local *locals;
+    size_t n_locals;
+    struct shash pods_by_ns;    /* Namespace name -> struct npc_pods. */
+    struct hmap used_ids;       /* Conjunction ids in use (struct npc_id). */
+    struct hmap used_pris;      /* Policy priorities in use. */
+    struct ofpbuf ofpacts;      /* Scratch action buffer. */
+};
+
+struct npc_id {
+    struct hmap_node node;
+    uint32_t id;
+};
+
+static const uint8_t npc_protos[] = {
+    [K8S_PROTO_TCP] = 6, [K8S_PROTO_UDP] = 17, [K8S_PROTO_SCTP] = 132,
+};
+
+/* Growable arrays. */
+
+static void
+npc_pods_add(struct npc_pods *p, const struct k8s_pod *pod)
+{
+    if (p->n >= p->allocated) {
+        p->pods = x2nrealloc(p->pods, &p->allocated, sizeof *p->pods);
+    }
+    p->pods[p->n++] = pod;
+}
+
+static void
+npc_cidrs_add(struct npc_cidrs *c, const struct k8s_cidr *cidr)
+{
+    if (c->n >= c->allocated) {
+        c->cidrs = x2nrealloc(c->cidrs, &c->allocated, sizeof *c->cidrs);
+    }
+    c->cidrs[c->n++] = *cidr;
+}
+
+static void
+npc_l4s_add(struct npc_l4s *l, uint8_t proto, uint16_t value, uint16_t mask)
+{
+    if (l->n >= l->allocated) {
+        l->l4s = x2nrealloc(l->l4s, &l->allocated, sizeof *l->l4s);
+    }
+    l->l4s[l->n++] = (struct npc_l4) { proto, value, mask };
+}
+
+static int
+npc_l4_cmp(const void *a_, const void *b_)
+{
+    const struct npc_l4 *a = a_, *b = b_;
+    if (a->proto != b->proto) {
+        return a->proto < b->proto ? -1 : 1;
+    } else if (a->value != b->value) {
+        return a->value < b->value ? -1 : 1;
+    } else if (a->mask != b->mask) {
+        return a->mask < b->mask ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Sorts 'l', removes duplicates and returns its canonical text. */
+static char *
+npc_l4s_canonicalize(struct npc_l4s *l)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t n = 0;
+
+    qsort(l->l4s, l->n, sizeof *l->l4s, npc_l4_cmp);
+    for (size_t i = 0; i < l->n; i++) {
+        if (n && !npc_l4_cmp(&l->l4s[n - 1], &l->l4s[i])) {
+            continue;
+        }
+        l->l4s[n++] = l->l4s[i];
+        ds_put_format(&s, "%s%"PRIu8":%"PRIu16"/%#"PRIx16,
+                      n > 1 ? "," : "", l->l4s[i].proto, l->l4s[i].value,
+                      l->l4s[i].mask);
+    }
+    l->n = n;
+    return ds_steal_cstr(&s);
+}
+
+/* Addresses. */
+
+static unsigned int
+npc_cidr_bits(const struct k8s_cidr *c)
+{
+    return (c->is_ipv4 ? 96 : 0) + c->plen;
+}
+
+static bool
+npc_prefix_equal(const struct in6_addr *a, const struct in6_addr *b,
+                 unsigned int n_bits)
+{
+    unsigned int n_bytes = n_bits / 8;
+    if (memcmp(a->s6_addr, b->s6_addr, n_bytes)) {
+        return false;
+    }
+    if (n_bits % 8) {
+        uint8_t mask = 0xff << (8 - n_bits % 8);
+        return !((a->s6_addr[n_bytes] ^ b->s6_addr[n_bytes]) & mask);
+    }
+    return true;
+}
+
+/* True if 'outer' contains all of 'inner'. */
+static bool
+npc_cidr_contains(const struct k8s_cidr *outer, const struct k8s_cidr *inner)
+{
+    return (outer->is_ipv4 == inner->is_ipv4
+            && outer->plen <= inner->plen
+            && npc_prefix_equal(&outer->addr, &inner->addr,
+                                npc_cidr_bits(outer)));
+}
+
+static size_t
+npc_cidr_subtract__(const struct k8s_cidr *block,
+                    const struct k8s_cidr *excepts, size_t n_excepts,
+                    struct k8s_cidr *out, size_t max, size_t n)
+{
+    bool split = false;
+
+    for (size_t i = 0; i < n_excepts; i++) {
+        if (npc_cidr_contains(&excepts[i], block)) {
+            return n;
+        } else if (npc_cidr_contains(block, &excepts[i])) {
+            split = true;
+        }
+    }
+    if (!split) {
+        if (n < max) {
+            out[n] = *block;
+        }
+        return n + 1;
+    }
+
+    /* Some except lies strictly inside 'block': recurse on both halves. */
+    struct k8s_cidr half = *block;
+    unsigned int bit = npc_cidr_bits(block);
+    half.plen++;
+    n = npc_cidr_subtract__(&half, excepts, n_excepts, out, max, n);
+    half.addr.s6_addr[bit / 8] |= 0x80 >> (bit % 8);
+    return npc_cidr_subtract__(&half, excepts, n_excepts, out, max, n);
+}
+
+size_t
+npol_cidr_subtract(const struct k8s_cidr *block,
+                   const struct k8s_cidr *excepts, size_t n_excepts,
+                   struct k8s_cidr *out, size_t max)
+{
+    return npc_cidr_subtract__(block, excepts, n_excepts, out, max, 0);
+}
+
+size_t
+npol_port_range_split(uint16_t port, uint16_t end_port,
+                      uint16_t values[32], uint16_t masks[32])
+{
+    uint32_t start = port, end = end_port;
+    size_t n = 0;
+
+    while (start <= end && n < 32) {
+        uint32_t size = start ? start & -start : 0x10000;
+        while (start + size - 1 > end) {
+            size >>= 1;
+        }
+        values[n] = start;
+        masks[n] = (uint16_t) ~(size - 1);
+        n++;
+        start += size;
+    }
+    return n;
+}
+
+/* Matches and actions. */
+
+static void
+npc_match_family(struct match *m, bool ipv4)
+{
+    match_set_dl_type(m, htons(ipv4 ? ETH_TYPE_IP : ETH_TYPE_IPV6));
+}
+
+static void
+npc_match_addr(struct match *m, const struct k8s_cidr *c, bool src)
+{
+    npc_match_family(m, c->is_ipv4);
+    if (c->is_ipv4) {
+        ovs_be32 ip = in6_addr_get_mapped_ipv4(&c->addr);
+        ovs_be32 mask = be32_prefix_mask(c->plen);
+        if (src) {
+            match_set_nw_src_masked(m, ip, mask);
+        } else {
+            match_set_nw_dst_masked(m, ip, mask);
+        }
+    } else {
+        struct in6_addr mask = ipv6_create_mask(c->plen);
+        if (src) {
+            match_set_ipv6_src_masked(m, &c->addr, &mask);
+        } else {
+            match_set_ipv6_dst_masked(m, &c->addr, &mask);
+        }
+    }
+}
+
+static void
+npc_match_l4(struct match *m, const struct npc_l4 *l4, bool ipv4)
+{
+    npc_match_family(m, ipv4);
+    match_set_nw_proto(m, l4->proto);
+    if (l4->mask) {
+        match_set_tp_dst_masked(m, htons(l4->value), htons(l4->mask));
+    }
+}
+
+static void
+npc_match_src_kind(struct match *m, enum np_src kind)
+{
+    match_set_reg_masked(m, NP_REG_SRC, kind, NP_SRC_MASK);
+}
+
+static struct ofpbuf *
+npc_acts(struct npc_ctx *ctx)
+{
+    ofpbuf_clear(&ctx->ofpacts);
+    return &ctx->ofpacts;
+}
+
+static void
+npc_put_goto(struct ofpbuf *a, enum np_table table)
+{
+    ofpact_put_GOTO_TABLE(a)->table_id = table;
+}
+
+static void
+npc_put_load(struct ofpbuf *a, int reg, uint32_t value, uint32_t mask)
+{
+    union mf_value v, m;
+
+    memset(&v, 0, sizeof v);
+    memset(&m, 0, sizeof m);
+    v.be32 = htonl(value);
+    m.be32 = htonl(mask);
+    ofpact_put_set_field(a, mf_from_id(MFF_REG0 + reg), &v, &m);
+}
+
+static void
+npc_put_normal(struct ofpbuf *a)
+{
+    ofpact_put_OUTPUT(a)->port = OFPP_NORMAL;
+}
+
+static void
+npc_put_ct_recirc(struct ofpbuf *a, enum np_table table)
+{
+    struct ofpact_conntrack *ct = ofpact_put_CT(a);
+    ct->zone_imm = NP_CT_ZONE;
+    ct->recirc_table = table;
+    ofpact_finish_CT(a, &ct);
+}
+
+/* ct(commit) that records the allowing rules in ct_label: the ingress rule
+ * in bits 0..31, the egress rule in bits 32..63. */
+static void
+npc_put_ct_commit(struct ofpbuf *a)
+{
+    size_t ofs = a->size;
+    struct ofpact_conntrack *ct = ofpact_put_CT(a);
+    ct->flags = NX_CT_F_COMMIT;
+    ct->zone_imm = NP_CT_ZONE;
+    ct->recirc_table = NX_CT_RECIRC_NONE;
+
+    static const struct {
+        int reg;
+        int ofs;
+    } moves[] = {
+        { NP_REG_INGRESS_RULE, 0 },
+        { NP_REG_EGRESS_RULE, 32 },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(moves); i++) {
+        struct ofpact_reg_move *mv = ofpact_put_REG_MOVE(a);
+        mv->src.field = mf_from_id(MFF_REG0 + moves[i].reg);
+        mv->src.ofs = 0;
+        mv->src.n_bits = 32;
+        mv->dst.field = mf_from_id(MFF_CT_LABEL);
+        mv->dst.ofs = moves[i].ofs;
+        mv->dst.n_bits = 32;
+    }
+
+    ct = ofpbuf_at_assert(a, ofs, sizeof *ct);
+    ofpact_finish_CT(a, &ct);
+}
+
+static void
+npc_add(struct npc_ctx *ctx, enum np_table table, uint16_t priority,
+        uint64_t cookie, const struct match *m, const struct ofpbuf *acts)
+{
+    if (!flowset_add(ctx->out, table, priority, cookie, m, acts)) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        match_format(m, NULL, &s, priority);
+        svec_add_nocopy(ctx->problems,
+                        xasprintf("conflicting flows in table %d for %s",
+                                  table, ds_cstr(&s)));
+        ds_destroy(&s);
+    }
+}
+
+static void
+npc_add_conj(struct npc_ctx *ctx, enum np_table table, uint16_t priority,
+             uint64_t cookie, const struct match *m, uint32_t id,
+             uint8_t clause, uint8_t n_clauses)
+{
+    if (!flowset_add_conj(ctx->out, table, priority, cookie, m, id, clause,
+                          n_clauses)) {
+        svec_add_nocopy(ctx->problems,
+                        xasprintf("conjunction %"PRIu32" clashes with another "
+                                  "flow in table %d", id, table));
+    }
+}
+
+/* Stable identities. */
+
+static uint32_t
+npc_hash_pod(const char *namespace, const char *name)
+{
+    return hash_string(name, hash_string(namespace, 0));
+}
+
+/* Returns a conjunction id for 'key', unique in this compilation: the hash
+ * of the key, probing upward on collision.  Callers visit keys in a fixed
+ * order, so the ids are a function of the input. */
+static uint32_t
+npc_alloc_id(struct npc_ctx *ctx, const char *key)
+{
+    uint32_t id = hash_string(key, 0);
+
+    for (;;) {
+        if (id) {
+            struct npc_id *used;
+            bool found = false;
+            HMAP_FOR_EACH_WITH_HASH (used, node, id, &ctx->used_ids) {
+                if (used->id == id) {
+                    found = true;
+                    break;
+                }
+            }
+            if (!found) {
+                used = xmalloc(sizeof *used);
+                used->id = id;
+                hmap_insert(&ctx->used_ids, &used->node, id);
+                return id;
+            }
+        }
+        id++;
+    }
+}
+
+static uint16_t
+npc_alloc_priority(struct npc_ctx *ctx, const char *uid)
+{
+    const uint32_t range = NP_PRI_POLICY_MAX - NP_PRI_POLICY_MIN + 1;
+    uint32_t slot = hash_string(uid, 0) % range;
+
+    for (;;) {
+        uint16_t pri = NP_PRI_POLICY_MIN + slot;
+        struct npc_id *used;
+        bool found = false;
+        HMAP_FOR_EACH_WITH_HASH (used, node, pri, &ctx->used_pris) {
+            if (used->id == pri) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            used = xmalloc(sizeof *used);
+            used->id = pri;
+            hmap_insert(&ctx->used_pris, &used->node, pri);
+            return pri;
+        }
+        slot = (slot + 1) % range;
+    }
+}
+
+static void
+npc_free_ids(struct hmap *ids)
+{
+    struct npc_id *id;
+    HMAP_FOR_EACH_POP (id, node, ids) {
+        free(id);
+    }
+    hmap_destroy(ids);
+}
+
+/* Which pods count. */
+
+static bool
+npc_pod_is_live(const struct k8s_pod *pod)
+{
+    return (!pod->host_network && pod->n_ips
+            && pod->phase != K8S_POD_SUCCEEDED
+            && pod->phase != K8S_POD_FAILED);
+}
+
+static void
+npc_find_locals(struct npc_ctx *ctx)
+{
+    const struct npol_input *in = ctx->in;
+    const struct portmap_entry *e;
+    size_t allocated = 0;
+
+    PORTMAP_FOR_EACH (e, in->ports) {
+        const struct k8s_pod *pod = kcache_find_pod(in->cache, e->namespace,
+                                                    e->name);
+        if (!pod || !npc_pod_is_live(pod)) {
+            /* Unknown, finished or not yet addressed: no forwarding. */
+            continue;
+        }
+        if (!pod->node_name || strcmp(pod->node_name, in->node_name)) {
+            svec_add_nocopy(ctx->problems, xasprintf(
+                "Pod %s/%s: OVS port %s is on node %s but the pod is "
+                "scheduled on %s; not forwarding its traffic",
+                e->namespace, e->name, e->iface_name, in->node_name,
+                pod->node_name ? pod->node_name : "no node"));
+            continue;
+        }
+        if (eth_addr_is_zero(e->mac)) {
+            svec_add_nocopy(ctx->problems, xasprintf(
+                "Pod %s/%s: OVS port %s has no MAC address in external_ids; "
+                "not forwarding its traffic",
+                e->namespace, e->name, e->iface_name));
+            continue;
+        }
+        if (ctx->n_locals >= allocated) {
+            ctx->locals = x2nrealloc(ctx->locals, &allocated,
+                                     sizeof *ctx->locals);
+        }
+        ctx->locals[ctx->n_locals++] = (struct npc_local) { pod, e };
+    }
+}
+
+static void
+npc_index_pods(struct npc_ctx *ctx)
+{
+    const struct k8s_pod *pod;
+
+    KCACHE_FOR_EACH_POD (pod, ctx->in->cache) {
+        if (!npc_pod_is_live(pod)) {
+            continue;
+        }
+        struct npc_pods *pods = shash_find_data(&ctx->pods_by_ns,
+                                                pod->namespace);
+        if (!pods) {
+            pods = xzalloc(sizeof *pods);
+            shash_add(&ctx->pods_by_ns, pod->namespace, pods);
+        }
+        npc_pods_add(pods, pod);
+    }
+}
+
+/* The fixed pipeline. */
+
+static void
+npc_pipeline(struct npc_ctx *ctx)
+{
+    const uint64_t cookie = np_cookie(NP_COOKIE_PIPELINE, 0);
+    struct ofpbuf *a;
+    struct match m;
+
+    /* Table misses: drop, except where the next table decides. */
+    static const enum np_table drop_miss[] = {
+        NP_T_CLASSIFY, NP_T_SPOOF_GUARD, NP_T_CONNTRACK, NP_T_FORWARD,
+        NP_T_OUTPUT,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(drop_miss); i++) {
+        match_init_catchall(&m);
+        npc_add(ctx, drop_miss[i], NP_PRI_MISS, cookie, &m, npc_acts(ctx));
+    }
+    static const struct {
+        enum np_table table, next;
+    } goto_miss[] = {
+        { NP_T_CT_STATE, NP_T_EGRESS_RULE },
+        { NP_T_EGRESS_RULE, NP_T_EGRESS_DEFAULT },
+        { NP_T_EGRESS_DEFAULT, NP_T_FORWARD },
+        { NP_T_INGRESS_RULE, NP_T_INGRESS_DEFAULT },
+        { NP_T_INGRESS_DEFAULT, NP_T_COMMIT },
+        { NP_T_COMMIT, NP_T_OUTPUT },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(goto_miss); i++) {
+        match_init_catchall(&m);
+        a = npc_acts(ctx);
+        npc_put_goto(a, goto_miss[i].next);
+        npc_add(ctx, goto_miss[i].table, NP_PRI_MISS, cookie, &m, a);
+    }
+
+    for (int v4 = 0; v4 < 2; v4++) {
+        /* Conntrack: every IP packet gets its connection state. */
+        match_init_catchall(&m);
+        npc_match_family(&m, v4);
+        a = npc_acts(ctx);
+        npc_put_ct_recirc(a, NP_T_CT_STATE);
+        npc_add(ctx, NP_T_CONNTRACK, NP_PRI_POD, cookie, &m, a);
+
+        /* Invalid packets are dropped; replies and related packets of
+         * tracked connections skip policy. */
+        match_init_catchall(&m);
+        npc_match_family(&m, v4);
+        match_set_ct_state_masked(&m, CS_TRACKED | CS_INVALID,
+                                  CS_TRACKED | CS_INVALID);
+        npc_add(ctx, NP_T_CT_STATE, NP_PRI_TOP, cookie, &m, npc_acts(ctx));
+
+        uint32_t skip_states[3] = {
+            CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR,
+            CS_TRACKED | CS_RELATED,
+            CS_TRACKED | CS_ESTABLISHED,
+        };
+        size_t n_skip = ctx->in->reeval_established ? 2 : 3;
+        for (size_t i = 0; i < n_skip; i++) {
+            match_init_catchall(&m);
+            npc_match_family(&m, v4);
+            match_set_ct_state_masked(&m, skip_states[i], skip_states[i]);
+            a = npc_acts(ctx);
+            npc_put_load(a, NP_REG_SRC, NP_SKIP_POLICY, NP_SKIP_POLICY);
+            npc_put_goto(a, NP_T_FORWARD);
+            npc_add(ctx, NP_T_CT_STATE, NP_PRI_TOP - 1 - i, cookie, &m, a);
+        }
+
+        /* Commit new connections that made it here, with their rules. */
+        match_init_catchall(&m);
+        npc_match_family(&m, v4);
+        match_set_ct_state_masked(&m, CS_TRACKED | CS_NEW,
+                                  CS_TRACKED | CS_NEW);
+        a = npc_acts(ctx);
+        npc_put_ct_commit(a);
+        npc_put_goto(a, NP_T_OUTPUT);
+        npc_add(ctx, NP_T_COMMIT, NP_PRI_POD, cookie, &m, a);
+    }
+
+    /* Only pods are subject to egress policy. */
+    match_init_catchall(&m);
+    match_set_reg_masked(&m, NP_REG_SRC, 0, NP_SRC_MASK);
+    a = npc_acts(ctx);
+    npc_put_goto(a, NP_T_FORWARD);
+    npc_add(ctx, NP_T_EGRESS_RULE, NP_PRI_TOP, cookie, &m, a);
+    match_init_catchall(&m);
+    npc_match_src_kind(&m, NP_SRC_GATEWAY);
+    npc_add(ctx, NP_T_EGRESS_RULE, NP_PRI_TOP, cookie, &m, a);
+
+    /* Replies skip ingress policy and commit. */
+    match_init_catchall(&m);
+    match_set_reg_masked(&m, NP_REG_SRC, NP_SKIP_POLICY, NP_SKIP_POLICY);
+    a = npc_acts(ctx);
+    npc_put_goto(a, NP_T_OUTPUT);
+    npc_add(ctx, NP_T_INGRESS_RULE, NP_PRI_TOP, cookie, &m, a);
+
+    /* Output to whatever the forward table chose. */
+    match_init_catchall(&m);
+    a = npc_acts(ctx);
+    struct ofpact_output_reg *out = ofpact_put_OUTPUT_REG(a);
+    out->src.field = mf_from_id(MFF_REG0 + NP_REG_OUT);
+    out->src.ofs = 0;
+    out->src.n_bits = 32;
+    npc_add(ctx, NP_T_OUTPUT, NP_PRI_POD, cookie, &m, a);
+}
+
+/* The gateway: the node's own port on the bridge. */
+static void
+npc_gateway(struct npc_ctx *ctx)
+{
+    const struct npol_input *in = ctx->in;
+    const uint64_t cookie = np_cookie(NP_COOKIE_PIPELINE, 0);
+    ofp_port_t gw = in->gw_ofport;
+    struct ofpbuf *a;
+    struct match m;
+
+    if (gw == OFPP_NONE || eth_addr_is_zero(in->gw_mac)) {
+        return;
+    }
+
+    match_init_catchall(&m);
+    match_set_in_port(&m, gw);
+    a = npc_acts(ctx);
+    npc_put_load(a, NP_REG_SRC, NP_SRC_GATEWAY, NP_SRC_MASK);
+    npc_put_goto(a, NP_T_SPOOF_GUARD);
+    npc_add(ctx, NP_T_CLASSIFY, NP_PRI_POD, cookie, &m, a);
+
+    /* The node may send anything: IP goes through conntrack, the rest
+     * (ARP, neighbour discovery) is switched normally. */
+    for (int v4 = 0; v4 < 2; v4++) {
+        match_init_catchall(&m);
+        match_set_in_port(&m, gw);
+        npc_match_family(&m, v4);
+        a = npc_acts(ctx);
+        npc_put_goto(a, NP_T_CONNTRACK);
+        npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD + 1, cookie, &m, a);
+    }
+    match_init_catchall(&m);
+    match_set_in_port(&m, gw);
+    a = npc_acts(ctx);
+    npc_put_normal(a);
+    npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD, cookie, &m, a);
+
+    match_init_catchall(&m);
+    match_set_dl_dst(&m, in->gw_mac);
+    a = npc_acts(ctx);
+    npc_put_load(a, NP_REG_OUT, ofp_to_u16(gw), UINT32_MAX);
+    npc_put_goto(a, NP_T_INGRESS_RULE);
+    npc_add(ctx, NP_T_FORWARD, NP_PRI_POD, cookie, &m, a);
+
+    /* Traffic leaving the node is not subject to ingress policy here. */
+    match_init_catchall(&m);
+    match_set_reg(&m, NP_REG_OUT, ofp_to_u16(gw));
+    a = npc_acts(ctx);
+    npc_put_goto(a, NP_T_COMMIT);
+    npc_add(ctx, NP_T_INGRESS_RULE, NP_PRI_TOP - 1, cookie, &m, a);
+
+    /* The node itself always reaches its pods. */
+    for (size_t i = 0; i < in->n_gw_ips; i++) {
+        match_init_catchall(&m);
+        npc_match_src_kind(&m, NP_SRC_GATEWAY);
+        npc_match_addr(&m, &in->gw_ips[i], true);
+        npc_add(ctx, NP_T_INGRESS_RULE, NP_PRI_TOP - 2, cookie, &m, a);
+    }
+}
+
+/* Classification, spoof guard and forwarding for one local pod, and the
+ * pod's right to reach itself. */
+static void
+npc_local_pod(struct npc_ctx *ctx, const struct npc_local *l)
+{
+    const struct portmap_entry *port = l->port;
+    const struct k8s_pod *pod = l->pod;
+    const uint64_t cookie = np_cookie(NP_COOKIE_POD,
+                                      npc_hash_pod(pod->namespace, pod->name));
+    struct ofpbuf *a;
+    struct match m;
+
+    match_init_catchall(&m);
+    match_set_in_port(&m, port->ofport);
+    a = npc_acts(ctx);
+    npc_put_load(a, NP_REG_SRC, NP_SRC_POD, NP_SRC_MASK);
+    npc_put_goto(a, NP_T_SPOOF_GUARD);
+    npc_add(ctx, NP_T_CLASSIFY, NP_PRI_POD, cookie, &m, a);
+
+    bool has_v6 = false;
+    for (size_t i = 0; i < pod->n_ips; i++) {
+        const struct k8s_cidr *ip = &pod->ips[i];
+
+        /* IP only from the pod's own MAC and address. */
+        match_init_catchall(&m);
+        match_set_in_port(&m, port->ofport);
+        match_set_dl_src(&m, port->mac);
+        npc_match_addr(&m, ip, true);
+        a = npc_acts(ctx);
+        npc_put_goto(a, NP_T_CONNTRACK);
+        npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD, cookie, &m, a);
+
+        if (ip->is_ipv4) {
+            match_init_catchall(&m);
+            match_set_in_port(&m, port->ofport);
+            match_set_dl_src(&m, port->mac);
+            match_set_dl_type(&m, htons(ETH_TYPE_ARP));
+            match_set_nw_src(&m, in6_addr_get_mapped_ipv4(&ip->addr));
+            match_set_arp_sha(&m, port->mac);
+            a = npc_acts(ctx);
+            npc_put_normal(a);
+            npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD, cookie, &m, a);
+        } else {
+            has_v6 = true;
+        }
+
+        /* A pod may always reach itself. */
+        match_init_catchall(&m);
+        npc_match_addr(&m, ip, true);
+        struct k8s_cidr dst = *ip;
+        npc_match_addr(&m, &dst, false);
+        a = npc_acts(ctx);
+        npc_put_goto(a, NP_T_FORWARD);
+        npc_add(ctx, NP_T_EGRESS_RULE, NP_PRI_TOP - 1, cookie, &m, a);
+
+        match_init_catchall(&m);
+        npc_match_addr(&m, ip, true);
+        match_set_reg(&m, NP_REG_OUT, ofp_to_u16(port->ofport));
+        a = npc_acts(ctx);
+        npc_put_goto(a, NP_T_COMMIT);
+        npc_add(ctx, NP_T_INGRESS_RULE, NP_PRI_TOP - 3, cookie, &m, a);
+    }
+
+    /* Neighbour discovery (router and neighbour solicitations and
+     * advertisements) from the pod's MAC. */
+    for (uint8_t type = 133; has_v6 && type <= 136; type++) {
+        match_init_catchall(&m);
+        match_set_in_port(&m, port->ofport);
+        match_set_dl_src(&m, port->mac);
+        match_set_dl_type(&m, htons(ETH_TYPE_IPV6));
+        match_set_nw_proto(&m, IPPROTO_ICMPV6);
+        match_set_icmp_type(&m, type);
+        a = npc_acts(ctx);
+        npc_put_normal(a);
+        npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD + 2, cookie, &m, a);
+    }
+
+    match_init_catchall(&m);
+    match_set_dl_dst(&m, port->mac);
+    a = npc_acts(ctx);
+    npc_put_load(a, NP_REG_OUT, ofp_to_u16(port->ofport), UINT32_MAX);
+    npc_put_goto(a, NP_T_INGRESS_RULE);
+    npc_add(ctx, NP_T_FORWARD, NP_PRI_POD, cookie, &m, a);
+}
+
+/* Selection. */
+
+static bool
+npc_pod_in_policy_scope(const struct k8s_network_policy *np,
+                        const struct k8s_pod *pod)
+{
+    return (!strcmp(pod->namespace, np->namespace)
+            && lsel_matches(&np->pod_selector, &pod->labels));
+}
+
+/* Appends to 'out' every address 'peer' of 'np' selects. */
+static void
+npc_peer_cidrs(struct npc_ctx *ctx, const struct k8s_network_policy *np,
+               const struct k8s_policy_peer *peer, struct npc_cidrs *out,
+               struct npc_pods *pods_out)
+{
+    if (peer->ip_block) {
+        size_t n = npol_cidr_subtract(peer->ip_block, peer->excepts,
+                                      peer->n_excepts, NULL, 0);
+        struct k8s_cidr *cidrs = xmalloc(n * sizeof *cidrs);
+        npol_cidr_subtract(peer->ip_block, peer->excepts, peer->n_excepts,
+                           cidrs, n);
+        for (size_t i = 0; i < n; i++) {
+            npc_cidrs_add(out, &cidrs[i]);
+        }
+        free(cidrs);
+        return;
+    }
+
+    struct svec namespaces = SVEC_EMPTY_INITIALIZER;
+    if (peer->namespace_selector) {
+        const struct k8s_namespace *ns;
+        KCACHE_FOR_EACH_NAMESPACE (ns, ctx->in->cache) {
+            if (lsel_matches(peer->namespace_selector, &ns->labels)) {
+                svec_add(&namespaces, ns->name);
+            }
+        }
+    } else {
+        svec_add(&namespaces, np->namespace);
+    }
+
+    const char *ns_name;
+    size_t i;
+    SVEC_FOR_EACH (i, ns_name, &namespaces) {
+        const struct npc_pods *pods = shash_find_data(&ctx->pods_by_ns,
+                                                      ns_name);
+        for (size_t j = 0; pods && j < pods->n; j++) {
+            const struct k8s_pod *pod = pods->pods[j];
+            if (!peer->pod_selector
+                || lsel_matches(peer->pod_selector, &pod->labels)) {
+                if (pods_out) {
+                    npc_pods_add(pods_out, pod);
+                } else {
+                    for (size_t k = 0; k < pod->n_ips; k++) {
+                        npc_cidrs_add(out, &pod->ips[k]);
+                    }
+                }
+            }
+        }
+    }
+    svec_destroy(&namespaces);
+}
+
+/* Appends to 'l4s' the matches for the ports of 'rule': numeric ports if
+ * 'numeric', and named ports as 'pod' resolves them if 'pod' is nonnull. */
+static void
+npc_rule_l4s(const struct k8s_policy_rule *rule, bool numeric,
+             const struct k8s_pod *pod, struct npc_l4s *l4s)
+{
+    for (size_t i = 0; i < rule->n_ports; i++) {
+        const struct k8s_policy_port *pp = &rule->ports[i];
+        uint8_t proto = npc_protos[pp->protocol];
+
+        if (pp->port_name) {
+            for (size_t j = 0; pod && j < pod->n_ports; j++) {
+                const struct k8s_container_port *cp = &pod->ports[j];
+                if (cp->name && !strcmp(cp->name, pp->port_name)
+                    && cp->protocol == pp->protocol) {
+                    npc_l4s_add(l4s, proto, cp->port, UINT16_MAX);
+                }
+            }
+        } else if (!numeric) {
+            continue;
+        } else if (!pp->port) {
+            npc_l4s_add(l4s, proto, 0, 0);
+        } else if (pp->end_port > pp->port) {
+            uint16_t values[32], masks[32];
+            size_t n = npol_port_range_split(pp->port, pp->end_port,
+                                             values, masks);
+            for (size_t j = 0; j < n; j++) {
+                npc_l4s_add(l4s, proto, values[j], masks[j]);
+            }
+        } else {
+            npc_l4s_add(l4s, proto, pp->port, UINT16_MAX);
+        }
+    }
+}
+
+static bool
+npc_rule_has_named_ports(const struct k8s_policy_rule *rule)
+{
+    for (size_t i = 0; i < rule->n_ports; i++) {
+        if (rule->ports[i].port_name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct npc_group *
+npc_group_find(struct shash *groups, struct npc_l4s *l4s)
+{
+    char *key = npc_l4s_canonicalize(l4s);
+    struct npc_group *g = shash_find_data(groups, key);
+    if (!g) {
+        g = xzalloc(sizeof *g);
+        g->key = key;
+        g->l4s = *l4s;
+        shash_add(groups, key, g);
+    } else {
+        free(key);
+        free(l4s->l4s);
+    }
+    memset(l4s, 0, sizeof *l4s);
+    return g;
+}
+
+static void
+npc_group_add_local(struct npc_group *g, struct npc_local *l)
+{
+    if (g->n_locals >= g->allocated_locals) {
+        g->locals = x2nrealloc(g->locals, &g->allocated_locals,
+                               sizeof *g->locals);
+    }
+    g->locals[g->n_locals++] = l;
+}
+
+static void
+npc_groups_destroy(struct shash *groups)
+{
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, groups) {
+        struct npc_group *g = node->data;
+        free(g->key);
+        free(g->l4s.l4s);
+        free(g->cidrs.cidrs);
+        free(g->locals);
+        free(g);
+    }
+    shash_destroy(groups);
+}
+
+static bool
+npc_local_has_family(const struct npc_local *l, bool v4)
+{
+    for (size_t i = 0; i < l->pod->n_ips; i++) {
+        if (l->pod->ips[i].is_ipv4 == v4) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Emits one conjunction: a rule instance for one address family and one
+ * group of L4 matches.  Dimensions: peers (unless 'all_peers'), targets,
+ * ports (unless 'all_ports').  An empty peer, target or port list allows
+ * nothing. */
+struct npc_conj {
+    bool ingress;
+    bool v4;
+    uint16_t priority;
+    uint64_t cookie;
+    const char *key;            /* Identity, for the conjunction id. */
+    bool all_peers;
+    const struct npc_cidrs *peers;
+    struct npc_local *const *targets;
+    size_t n_targets;
+    bool all_ports;
+    const struct npc_l4s *l4s;
+};
+
+static void
+npc_emit_conj(struct npc_ctx *ctx, const struct npc_conj *c)
+{
+    enum np_table table = c->ingress ? NP_T_INGRESS_RULE : NP_T_EGRESS_RULE;
+    enum np_table next = c->ingress ? NP_T_COMMIT : NP_T_FORWARD;
+    int rule_reg = c->ingress ? NP_REG_INGRESS_RULE : NP_REG_EGRESS_RULE;
+    size_t n_peers = 0, n_l4s = 0, n_targets = 0;
+    struct ofpbuf *a;
+    struct match m;
+
+    for (size_t i = 0; !c->all_peers && i < c->peers->n; i++) {
+        n_peers += c->peers->cidrs[i].is_ipv4 == c->v4;
+    }
+    for (size_t i = 0; i < c->n_targets; i++) {
+        n_targets += npc_local_has_family(c->targets[i], c->v4);
+    }
+    n_l4s = c->all_ports ? 0 : c->l4s->n;
+    if ((!c->all_peers && !n_peers) || !n_targets
+        || (!c->all_ports && !n_l4s)) {
+        return;
+    }
+
+    uint32_t id = npc_alloc_id(ctx, c->key);
+    uint8_t n_clauses = 1 + !c->all_peers + !c->all_ports;
+    uint8_t peer_clause = 1;
+    uint8_t target_clause = c->all_peers ? 1 : 2;
+    uint8_t port_clause = n_clauses;
+
+    /* Target flows: ingress by output port, egress by source address.  A
+     * rule with only this dimension needs no conjunction. */
+    for (size_t i = 0; i < c->n_targets; i++) {
+        const struct npc_local *l = c->targets[i];
+        for (size_t j = 0; j < l->pod->n_ips; j++) {
+            const struct k8s_cidr *ip = &l->pod->ips[j];
+            if (ip->is_ipv4 != c->v4) {
+                continue;
+            }
+            match_init_catchall(&m);
+            if (c->ingress) {
+                npc_match_family(&m, c->v4);
+                match_set_reg(&m, NP_REG_OUT, ofp_to_u16(l->port->ofport));
+            } else {
+                npc_match_addr(&m, ip, true);
+            }
+            if (n_clauses == 1) {
+                a = npc_acts(ctx);
+                npc_put_load(a, rule_reg, id, UINT32_MAX);
+                npc_put_goto(a, next);
+                npc_add(ctx, table, c->priority, c->cookie, &m, a);
+            } else {
+                npc_add_conj(ctx, table, c->priority, c->cookie, &m, id,
+                             target_clause, n_clauses);
+            }
+            if (c->ingress) {
+                break;          /* One flow per port and family. */
+            }
+        }
+    }
+    if (n_clauses == 1) {
+        return;
+    }
+
+    for (size_t i = 0; !c->all_peers && i < c->peers->n; i++) {
+        const struct k8s_cidr *peer = &c->peers->cidrs[i];
+        if (peer->is_ipv4 == c->v4) {
+            match_init_catchall(&m);
+            npc_match_addr(&m, peer, c->ingress);
+            npc_add_conj(ctx, table, c->priority, c->cookie, &m, id,
+                         peer_clause, n_clauses);
+        }
+    }
+    for (size_t i = 0; i < n_l4s; i++) {
+        match_init_catchall(&m);
+        npc_match_l4(&m, &c->l4s->l4s[i], c->v4);
+        npc_add_conj(ctx, table, c->priority, c->cookie, &m, id,
+                     port_clause, n_clauses);
+    }
+
+    match_init_catchall(&m);
+    match_set_conj_id(&m, id);
+    a = npc_acts(ctx);
+    npc_put_load(a, rule_reg, id, UINT32_MAX);
+    npc_put_goto(a, next);
+    npc_add(ctx, table, c->priority, c->cookie, &m, a);
+}
+
+/* Compiles rule 'idx' of 'np' in one direction for the local 'targets'. */
+static void
+npc_rule(struct npc_ctx *ctx, const struct k8s_network_policy *np,
+         bool ingress, size_t idx, struct npc_local **targets,
+         size_t n_targets, uint16_t priority)
+{
+    const struct k8s_policy_rule *rule
+        = ingress ? &np->ingress[idx] : &np->egress[idx];
+    bool named = rule->has_ports && npc_rule_has_named_ports(rule);
+    struct shash groups = SHASH_INITIALIZER(&groups);
+    struct npc_cidrs peers = { NULL, 0, 0 };
+    struct npc_l4s l4s = { NULL, 0, 0 };
+
+    /* Every peer's addresses, and the numeric ports, which hold for every
+     * peer and target alike. */
+    for (size_t i = 0; rule->has_peers && i < rule->n_peers; i++) {
+        npc_peer_cidrs(ctx, np, &rule->peers[i], &peers, NULL);
+    }
+    npc_rule_l4s(rule, true, NULL, &l4s);
+    if (!rule->has_ports || l4s.n) {
+        struct npc_group *g = npc_group_find(&groups, &l4s);
+        g->numeric = true;
+        for (size_t i = 0; ingress && i < n_targets; i++) {
+            npc_group_add_local(g, targets[i]);
+        }
+        for (size_t i = 0; !ingress && i < peers.n; i++) {
+            npc_cidrs_add(&g->cidrs, &peers.cidrs[i]);
+        }
+    }
+    free(l4s.l4s);
+
+    /* Named ports resolve on the target pod (ingress) or on each
+     * destination pod (egress); pods that resolve alike share a group. */
+    if (named && ingress) {
+        for (size_t i = 0; i < n_targets; i++) {
+            struct npc_l4s pod_l4s = { NULL, 0, 0 };
+            npc_rule_l4s(rule, false, targets[i]->pod, &pod_l4s);
+            if (pod_l4s.n) {
+                struct npc_group *g = npc_group_find(&groups, &pod_l4s);
+                npc_group_add_local(g, targets[i]);
+            } else {
+                free(pod_l4s.l4s);
+            }
+        }
+    } else if (named) {
+        struct npc_pods pods = { NULL, 0, 0 };
+        if (rule->has_peers) {
+            for (size_t i = 0; i < rule->n_peers; i++) {
+                if (!rule->peers[i].ip_block) {
+                    npc_peer_cidrs(ctx, np, &rule->peers[i], NULL, &pods);
+                }
+            }
+        } else {
+            const struct k8s_pod *pod;
+            KCACHE_FOR_EACH_POD (pod, ctx->in->cache) {
+                if (npc_pod_is_live(pod)) {
+                    npc_pods_add(&pods, pod);
+                }
+            }
+        }
+        for (size_t i = 0; i < pods.n; i++) {
+            struct npc_l4s pod_l4s = { NULL, 0, 0 };
+            npc_rule_l4s(rule, false, pods.pods[i], &pod_l4s);
+            if (pod_l4s.n) {
+                struct npc_group *g = npc_group_find(&groups, &pod_l4s);
+                for (size_t k = 0; k < pods.pods[i]->n_ips; k++) {
+                    npc_cidrs_add(&g->cidrs, &pods.pods[i]->ips[k]);
+                }
+            } else {
+                free(pod_l4s.l4s);
+            }
+        }
+        free(pods.pods);
+    }
+
+    /* One conjunction per group and address family. */
+    const struct shash_node **sorted = shash_sort(&groups);
+    for (size_t i = 0; i < shash_count(&groups); i++) {
+        const struct npc_group *g = sorted[i]->data;
+        for (int v4 = 1; v4 >= 0; v4--) {
+            char *key = xasprintf("%s|%s|%"PRIuSIZE"|%s|%s", np->uid,
+                                  ingress ? "in" : "eg", idx,
+                                  v4 ? "ip4" : "ip6", g->key);
+            struct npc_conj c = {
+                .ingress = ingress,
+                .v4 = v4,
+                .priority = priority,
+                .cookie = np_cookie(ingress ? NP_COOKIE_INGRESS
+                                    : NP_COOKIE_EGRESS,
+                                    hash_string(np->uid, 0)),
+                .key = key,
+                .all_peers = (!rule->has_peers
+                              && (ingress || g->numeric)),
+                .peers = ingress ? &peers : &g->cidrs,
+                .targets = ingress ? g->locals : targets,
+                .n_targets = ingress ? g->n_locals : n_targets,
+                .all_ports = !rule->has_ports,
+                .l4s = &g->l4s,
+            };
+            npc_emit_conj(ctx, &c);
+            free(key);
+        }
+    }
+    free(sorted);
+    npc_groups_destroy(&groups);
+    free(peers.cidrs);
+}
+
+static int
+npc_policy_cmp(const void *a_, const void *b_)
+{
+    const struct k8s_network_policy *const *a = a_;
+    const struct k8s_network_policy *const *b = b_;
+    return strcmp((*a)->uid, (*b)->uid);
+}
+
+static void
+npc_isolate(struct npc_ctx *ctx, const struct npc_local *l, bool ingress)
+{
+    const struct k8s_pod *pod = l->pod;
+    const uint64_t cookie = np_cookie(NP_COOKIE_ISOLATION,
+                                      npc_hash_pod(pod->namespace, pod->name));
+    struct match m;
+
+    if (ingress) {
+        for (int v4 = 0; v4 < 2; v4++) {
+            match_init_catchall(&m);
+            npc_match_family(&m, v4);
+            match_set_reg(&m, NP_REG_OUT, ofp_to_u16(l->port->ofport));
+            npc_add(ctx, NP_T_INGRESS_DEFAULT, NP_PRI_ISOLATION, cookie, &m,
+                    npc_acts(ctx));
+        }
+    } else {
+        for (size_t i = 0; i < pod->n_ips; i++) {
+            match_init_catchall(&m);
+            npc_match_addr(&m, &pod->ips[i], true);
+            npc_add(ctx, NP_T_EGRESS_DEFAULT, NP_PRI_ISOLATION, cookie, &m,
+                    npc_acts(ctx));
+        }
+    }
+}
+
+static void
+npc_policy(struct npc_ctx *ctx, const struct k8s_network_policy *np)
+{
+    struct npc_local **targets = xmalloc((ctx->n_locals + 1)
+                                         * sizeof *targets);
+    size_t n_targets = 0;
+    uint16_t priority = npc_alloc_priority(ctx, np->uid);
+
+    for (size_t i = 0; i < ctx->n_locals; i++) {
+        if (npc_pod_in_policy_scope(np, ctx->locals[i].pod)) {
+            targets[n_targets++] = &ctx->locals[i];
+        }
+    }
+
+    if (np->error) {
+        svec_add_nocopy(ctx->problems, xasprintf(
+            "NetworkPolicy %s/%s: %s; the pods it selects stay isolated "
+            "(%s%s%s) and it allows nothing", np->namespace, np->name,
+            np->error, np->ingress_isolation ? "ingress" : "",
+            np->ingress_isolation && np->egress_isolation ? ", " : "",
+            np->egress_isolation ? "egress" : ""));
+    }
+
+    for (size_t i = 0; i < n_targets; i++) {
+        if (np->ingress_isolation) {
+            npc_isolate(ctx, targets[i], true);
+        }
+        if (np->egress_isolation) {
+            npc_isolate(ctx, targets[i], false);
+        }
+    }
+    if (n_targets && !np->error) {
+        for (size_t i = 0; np->ingress_isolation && i < np->n_ingress; i++) {
+            npc_rule(ctx, np, true, i, targets, n_targets, priority);
+        }
+        for (size_t i = 0; np->egress_isolation && i < np->n_egress; i++) {
+            npc_rule(ctx, np, false, i, targets, n_targets, priority);
+        }
+    }
+    free(targets);
+}
+
+void
+npol_compile(const struct npol_input *in, struct flowset *out,
+             struct svec *problems)
+{
+    struct svec scratch = SVEC_EMPTY_INITIALIZER;
+    struct npc_ctx ctx = {
+        .in = in,
+        .out = out,
+        .problems = problems ? problems : &scratch,
+        .pods_by_ns = SHASH_INITIALIZER(&ctx.pods_by_ns),
+        .used_ids = HMAP_INITIALIZER(&ctx.used_ids),
+        .used_pris = HMAP_INITIALIZER(&ctx.used_pris),
+    };
+    ofpbuf_init(&ctx.ofpacts, 64);
+
+    flowset_clear(out);
+    npc_find_locals(&ctx);
+    npc_index_pods(&ctx);
+
+    npc_pipeline(&ctx);
+    npc_gateway(&ctx);
+    for (size_t i = 0; i < ctx.n_locals; i++) {
+        npc_local_pod(&ctx, &ctx.locals[i]);
+    }
+
+    /* Policies in a fixed order, so that probing for priorities and
+     * conjunction ids gives the same answer every time. */
+    size_t n = hmap_count(&in->cache->policies);
+    const struct k8s_network_policy **policies = xmalloc((n + 1)
+                                                         * sizeof *policies);
+    const struct k8s_network_policy *np;
+    size_t i = 0;
+    KCACHE_FOR_EACH_POLICY (np, in->cache) {
+        policies[i++] = np;
+    }
+    qsort(policies, n, sizeof *policies, npc_policy_cmp);
+    for (i = 0; i < n; i++) {
+        npc_policy(&ctx, policies[i]);
+    }
+    free(policies);
+
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &ctx.pods_by_ns) {
+        struct npc_pods *pods = node->data;
+        free(pods->pods);
+        free(pods);
+    }
+    shash_destroy(&ctx.pods_by_ns);
+    npc_free_ids(&ctx.used_ids);
+    npc_free_ids(&ctx.used_pris);
+    ofpbuf_uninit(&ctx.ofpacts);
+    free(ctx.locals);
+    svec_destroy(&scratch);
+}

@@ -8,7 +8,8 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 
 # --- unit tests: lead ---
 check_PROGRAMS += tests/unit/test-link-guard
-tests_unit_test_link_guard_SOURCES = tests/unit/test-link-guard.c
+tests_unit_test_link_guard_SOURCES = tests/unit/test-link-guard.c \
+	tests/unit/test-link-guard-ovs.c
 tests_unit_test_link_guard_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_link_guard_LDADD = $(UNIT_LDADD)
 
@@ -39,14 +40,16 @@ tests_unit_test_cni_config_SOURCES = tests/unit/test-cni-config.c
 tests_unit_test_cni_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cni_config_LDADD = $(UNIT_LDADD)
 
-TESTS += $(check_PROGRAMS)
+TESTS += $(check_PROGRAMS) tests/unit/json-guard-poison.sh
+EXTRA_DIST += tests/unit/json-guard-poison.sh
 
 # --- end-to-end scripts ---
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; top_builddir='$(abs_top_builddir)'; \
-	export top_srcdir top_builddir;
+	CC='$(CC)'; JANSSON_CFLAGS='$(JANSSON_CFLAGS)'; \
+	export top_srcdir top_builddir CC JANSSON_CFLAGS;
 E2E_TESTS = \
 	tests/e2e/cni-basic.sh \
 	tests/e2e/seed-policies.sh
