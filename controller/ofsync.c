@@ -1,1 +1,727 @@
+/* Copyright (c) 2026 The ovs-netpol authors.
+ *
+ * Licensed under the Apache License, Version 2.0. */
+
 #include <config.h>
+
+#include "controller/ofsync.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/flow-set.h"
+#include "netpol/pipeline.h"
+#include "byte-order.h"
+#include "openflow/openflow.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vlog.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ofsync);
+
+/* Messages handled per ofsync_run() before yielding to the main loop. */
+#define OFSYNC_MAX_RECV 50
+
+/* Backoff after a failed bundle or flow dump, in milliseconds. */
+#define OFSYNC_BACKOFF_MIN 1000
+#define OFSYNC_BACKOFF_MAX 8000
+
+enum ofsync_state {
+    OFSYNC_S_DISCONNECTED,  /* No OpenFlow connection. */
+    OFSYNC_S_NEED_DUMP,     /* Connected; 'installed' unknown. */
+    OFSYNC_S_DUMPING,       /* Waiting for the flow dump to finish. */
+    OFSYNC_S_SYNCING,       /* 'installed' known; diffs go out as bundles. */
+};
+
+/* One message of the bundle in flight, for naming the flow that failed. */
+struct ofsync_sent_msg {
+    ovs_be32 xid;
+    enum flowset_change_type type;
+    struct np_flow *flow;       /* In 'pending' (ADD/MODIFY) or 'installed'
+                                 * (DELETE); NULL for bundle control. */
+};
+
+struct ofsync {
+    struct rconn *rconn;
+    struct rconn_packet_counter *tx_counter;
+    char *target;
+    unsigned int conn_seqno;    /* Of 'rconn' when we last (re)started. */
+    enum ofsync_state state;
+
+    /* The flows of ours that the switch has, as far as we know.  Valid in
+     * OFSYNC_S_SYNCING only. */
+    struct flowset installed;
+
+    /* OFSYNC_S_DUMPING: the dump's xid and the flows it gave so far. */
+    ovs_be32 dump_xid;
+    struct flowset dumped;
+
+    /* The bundle in flight, if 'in_flight': what 'installed' becomes once
+     * the switch commits it. */
+    bool in_flight;
+    bool bundle_failed;         /* An error arrived for one of its parts. */
+    uint32_t bundle_id;
+    ovs_be32 commit_xid;
+    struct flowset pending;
+    struct ofsync_sent_msg *sent;
+    size_t n_sent, allocated_sent;
+
+    /* Backoff after failures. */
+    long long int retry_at;     /* LLONG_MIN if nothing to wait for. */
+    int backoff;
+
+    /* Statistics. */
+    uint64_t n_bundles;
+    uint64_t n_flow_mods;
+    uint64_t n_failures;
+    uint64_t n_dumps;
+};
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+
+static void ofsync_reset(struct ofsync *, enum ofsync_state);
+
+static const char *
+ofsync_state_name(enum ofsync_state state)
+{
+    switch (state) {
+    case OFSYNC_S_DISCONNECTED: return "disconnected";
+    case OFSYNC_S_NEED_DUMP: return "need-dump";
+    case OFSYNC_S_DUMPING: return "dumping";
+    case OFSYNC_S_SYNCING: return "syncing";
+    }
+    return "unknown";
+}
+
+struct ofsync *
+ofsync_create(const char *target)
+{
+    struct ofsync *sw = xzalloc(sizeof *sw);
+
+    /* No inactivity probes: the management socket is local, and a busy
+     * ovs-vswitchd must not make us drop a connection with a bundle in
+     * flight.  A dead switch shows up as EOF. */
+    sw->rconn = rconn_create(0, 8, 0, 1u << OFP15_VERSION);
+    sw->tx_counter = rconn_packet_counter_create();
+    flowset_init(&sw->installed);
+    flowset_init(&sw->dumped);
+    flowset_init(&sw->pending);
+    sw->retry_at = LLONG_MIN;
+    sw->state = OFSYNC_S_DISCONNECTED;
+    ofsync_set_target(sw, target);
+    return sw;
+}
+
+void
+ofsync_destroy(struct ofsync *sw)
+{
+    if (sw) {
+        rconn_destroy(sw->rconn);
+        rconn_packet_counter_destroy(sw->tx_counter);
+        flowset_destroy(&sw->installed);
+        flowset_destroy(&sw->dumped);
+        flowset_destroy(&sw->pending);
+        free(sw->sent);
+        free(sw->target);
+        free(sw);
+    }
+}
+
+void
+ofsync_set_target(struct ofsync *sw, const char *target)
+{
+    if (target && sw->target && !strcmp(target, sw->target)) {
+        return;
+    }
+
+    free(sw->target);
+    sw->target = nullable_xstrdup(target);
+    ofsync_reset(sw, OFSYNC_S_DISCONNECTED);
+    if (target) {
+        rconn_connect(sw->rconn, target, target);
+    } else {
+        rconn_disconnect(sw->rconn);
+    }
+    sw->conn_seqno = rconn_get_connection_seqno(sw->rconn);
+}
+
+/* Forgets everything learned over the current connection: the installed
+ * flows, a dump or a bundle in progress. */
+static void
+ofsync_reset(struct ofsync *sw, enum ofsync_state state)
+{
+    sw->state = state;
+    flowset_clear(&sw->installed);
+    flowset_clear(&sw->dumped);
+    flowset_clear(&sw->pending);
+    sw->in_flight = false;
+    sw->bundle_failed = false;
+    sw->n_sent = 0;
+    sw->dump_xid = htonl(0);
+    sw->commit_xid = htonl(0);
+    sw->retry_at = LLONG_MIN;
+    sw->backoff = 0;
+}
+
+/* Sends 'msg'.  Returns 0 if it was queued, otherwise a positive errno (and
+ * 'msg' is freed). */
+static int
+ofsync_send(struct ofsync *sw, struct ofpbuf *msg)
+{
+    int error = rconn_send(sw->rconn, msg, sw->tx_counter);
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: send failed (%s)", sw->target,
+                     ovs_strerror(error));
+    }
+    return error;
+}
+
+static ovs_be32
+ofsync_msg_xid(const struct ofpbuf *msg)
+{
+    return ((const struct ofp_header *) msg->data)->xid;
+}
+
+/* Something failed: the bridge's state is uncertain.  Reads it again after
+ * a backoff, so that a persistent failure does not make us spin. */
+static void
+ofsync_fail(struct ofsync *sw)
+{
+    sw->n_failures++;
+    flowset_clear(&sw->installed);
+    flowset_clear(&sw->dumped);
+    flowset_clear(&sw->pending);
+    sw->in_flight = false;
+    sw->bundle_failed = false;
+    sw->n_sent = 0;
+    sw->state = OFSYNC_S_NEED_DUMP;
+    sw->backoff = (sw->backoff
+                   ? MIN(sw->backoff * 2, OFSYNC_BACKOFF_MAX)
+                   : OFSYNC_BACKOFF_MIN);
+    sw->retry_at = time_msec() + sw->backoff;
+}
+
+static void
+ofsync_send_dump(struct ofsync *sw)
+{
+    struct ofputil_flow_stats_request fsr = {
+        .aggregate = false,
+        .cookie = htonll(0),
+        .cookie_mask = htonll(0),
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .table_id = OFPTT_ALL,
+    };
+    match_init_catchall(&fsr.match);
+
+    /* OpenFlow cannot ask for "any of several cookie categories" with one
+     * mask, so dump everything and keep what carries a category. */
+    struct ofpbuf *msg = ofputil_encode_flow_stats_request(
+        &fsr, OFPUTIL_P_OF15_OXM);
+    sw->dump_xid = ofsync_msg_xid(msg);
+    flowset_clear(&sw->dumped);
+    if (!ofsync_send(sw, msg)) {
+        sw->state = OFSYNC_S_DUMPING;
+        sw->n_dumps++;
+    }
+}
+
+/* Adds the flow described by 'fs' to 'sw->dumped' if it is one of ours. */
+static void
+ofsync_add_dumped_flow(struct ofsync *sw, const struct ofputil_flow_stats *fs)
+{
+    uint64_t cookie = ntohll(fs->cookie);
+    if (!(cookie & NP_COOKIE_CATEGORY_MASK)) {
+        return;
+    }
+
+    /* Conjunction flows are stored as conjunction lists, as the compiler
+     * builds them, so that they compare equal. */
+    const struct ofpact *a;
+    bool all_conj = fs->ofpacts_len > 0;
+    OFPACT_FOR_EACH (a, fs->ofpacts, fs->ofpacts_len) {
+        if (a->type != OFPACT_CONJUNCTION) {
+            all_conj = false;
+            break;
+        }
+    }
+
+    bool ok = true;
+    if (all_conj) {
+        OFPACT_FOR_EACH (a, fs->ofpacts, fs->ofpacts_len) {
+            const struct ofpact_conjunction *oc = ofpact_get_CONJUNCTION(a);
+            ok = ok && flowset_add_conj(&sw->dumped, fs->table_id,
+                                        fs->priority, cookie, &fs->match,
+                                        oc->id, oc->clause + 1,
+                                        oc->n_clauses);
+        }
+    } else {
+        struct ofpbuf ofpacts = ofpbuf_const_initializer(fs->ofpacts,
+                                                         fs->ofpacts_len);
+        ok = flowset_add(&sw->dumped, fs->table_id, fs->priority, cookie,
+                         &fs->match, &ofpacts);
+    }
+    if (!ok) {
+        /* Cannot happen: a switch has one flow per key and table. */
+        VLOG_WARN_RL(&rl, "%s: duplicate flow in dump", sw->target);
+    }
+}
+
+static void
+ofsync_handle_flow_stats_reply(struct ofsync *sw, const struct ofp_header *oh)
+{
+    if (sw->state != OFSYNC_S_DUMPING || oh->xid != sw->dump_xid) {
+        return;
+    }
+
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    for (;;) {
+        struct ofputil_flow_stats fs;
+        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
+                                                     &ofpacts);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)",
+                             sw->target, ofperr_to_string(retval));
+                ofpbuf_uninit(&ofpacts);
+                ofsync_fail(sw);
+                return;
+            }
+            break;
+        }
+        ofsync_add_dumped_flow(sw, &fs);
+    }
+    ofpbuf_uninit(&ofpacts);
+
+    if (!ofpmp_more(oh)) {
+        VLOG_DBG("%s: bridge has %"PRIuSIZE" of our flows", sw->target,
+                 flowset_count(&sw->dumped));
+        flowset_swap(&sw->installed, &sw->dumped);
+        flowset_clear(&sw->dumped);
+        sw->state = OFSYNC_S_SYNCING;
+    }
+}
+
+static const struct ofsync_sent_msg *
+ofsync_find_sent(const struct ofsync *sw, ovs_be32 xid)
+{
+    for (size_t i = 0; i < sw->n_sent; i++) {
+        if (sw->sent[i].xid == xid) {
+            return &sw->sent[i];
+        }
+    }
+    return NULL;
+}
+
+/* The bundle in flight is done: committed if 'ok', otherwise failed. */
+static void
+ofsync_bundle_done(struct ofsync *sw, bool ok)
+{
+    if (ok) {
+        flowset_swap(&sw->installed, &sw->pending);
+        flowset_clear(&sw->pending);
+        sw->in_flight = false;
+        sw->n_sent = 0;
+        sw->n_bundles++;
+        sw->backoff = 0;
+        sw->retry_at = LLONG_MIN;
+    } else {
+        VLOG_WARN_RL(&rl, "%s: bundle %"PRIu32" failed, will re-read the "
+                     "bridge's flows and retry", sw->target, sw->bundle_id);
+        ofsync_fail(sw);
+    }
+}
+
+static void
+ofsync_handle_error(struct ofsync *sw, const struct ofp_header *oh)
+{
+    enum ofperr error = ofperr_decode_msg(oh, NULL);
+    const char *err_s = error ? ofperr_to_string(error) : "unknown error";
+
+    if (sw->state == OFSYNC_S_DUMPING && oh->xid == sw->dump_xid) {
+        VLOG_WARN_RL(&rl, "%s: flow dump failed (%s)", sw->target, err_s);
+        ofsync_fail(sw);
+        return;
+    }
+
+    if (sw->in_flight) {
+        const struct ofsync_sent_msg *m = ofsync_find_sent(sw, oh->xid);
+        if (m) {
+            if (m->flow && !VLOG_DROP_WARN(&rl)) {
+                struct ds s = DS_EMPTY_INITIALIZER;
+                np_flow_format(m->flow, &s);
+                VLOG_WARN("%s: %s of flow failed (%s): %s", sw->target,
+                          (m->type == FLOWSET_ADD ? "add"
+                           : m->type == FLOWSET_MODIFY ? "modify"
+                           : "delete"), err_s, ds_cstr(&s));
+                ds_destroy(&s);
+            } else if (!m->flow) {
+                VLOG_WARN_RL(&rl, "%s: bundle %"PRIu32" control failed (%s)",
+                             sw->target, sw->bundle_id, err_s);
+            }
+            sw->bundle_failed = true;
+            if (oh->xid == sw->commit_xid) {
+                ofsync_bundle_done(sw, false);
+            }
+            return;
+        }
+    }
+
+    VLOG_WARN_RL(&rl, "%s: unexpected error from switch (%s)", sw->target,
+                 err_s);
+}
+
+static void
+ofsync_handle_bundle_control(struct ofsync *sw, const struct ofp_header *oh)
+{
+    struct ofputil_bundle_ctrl_msg bc;
+
+    if (ofputil_decode_bundle_ctrl(oh, &bc)
+        || !sw->in_flight || bc.bundle_id != sw->bundle_id
+        || bc.type != OFPBCT_COMMIT_REPLY || oh->xid != sw->commit_xid) {
+        return;
+    }
+    ofsync_bundle_done(sw, !sw->bundle_failed);
+}
+
+static void
+ofsync_handle_msg(struct ofsync *sw, const struct ofp_header *oh)
+{
+    enum ofptype type;
+
+    if (ofptype_decode(&type, oh)) {
+        return;
+    }
+
+    switch (type) {
+    case OFPTYPE_ECHO_REQUEST:
+        ofsync_send(sw, ofputil_encode_echo_reply(oh));
+        break;
+    case OFPTYPE_ERROR:
+        ofsync_handle_error(sw, oh);
+        break;
+    case OFPTYPE_FLOW_STATS_REPLY:
+        ofsync_handle_flow_stats_reply(sw, oh);
+        break;
+    case OFPTYPE_BUNDLE_CONTROL:
+        ofsync_handle_bundle_control(sw, oh);
+        break;
+    default:
+        /* Port status and the like: not our business. */
+        break;
+    }
+}
+
+static void
+ofsync_record_sent(struct ofsync *sw, ovs_be32 xid,
+                   enum flowset_change_type type, struct np_flow *flow)
+{
+    if (sw->n_sent >= sw->allocated_sent) {
+        sw->sent = x2nrealloc(sw->sent, &sw->allocated_sent,
+                              sizeof *sw->sent);
+    }
+    sw->sent[sw->n_sent++] = (struct ofsync_sent_msg) {
+        .xid = xid,
+        .type = type,
+        .flow = flow,
+    };
+}
+
+/* Encodes 'change' as a flow_mod wrapped in an OFPT_BUNDLE_ADD_MESSAGE for
+ * bundle 'bc'.  Returns NULL if the message would be too big for OpenFlow's
+ * 16-bit length. */
+static struct ofpbuf *
+ofsync_encode_change(const struct flowset_change *change,
+                     const struct ofputil_bundle_ctrl_msg *bc,
+                     enum ofp_version version, struct ofpbuf *ofpacts)
+{
+    const struct np_flow *flow = change->flow;
+    struct ofputil_flow_mod fm = {
+        .match = flow->match,
+        .priority = flow->priority,
+        .table_id = flow->table_id,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .new_cookie = OVS_BE64_MAX,
+    };
+
+    ofpbuf_clear(ofpacts);
+    switch (change->type) {
+    case FLOWSET_ADD:
+        fm.command = OFPFC_ADD;
+        fm.new_cookie = htonll(flow->cookie);
+        break;
+    case FLOWSET_MODIFY:
+        /* Touches only the flow with our cookie, and keeps it. */
+        fm.command = OFPFC_MODIFY_STRICT;
+        fm.cookie = htonll(flow->cookie);
+        fm.cookie_mask = OVS_BE64_MAX;
+        break;
+    case FLOWSET_DELETE:
+        fm.command = OFPFC_DELETE_STRICT;
+        fm.cookie = htonll(flow->cookie);
+        fm.cookie_mask = OVS_BE64_MAX;
+        break;
+    }
+    if (change->type != FLOWSET_DELETE) {
+        np_flow_get_ofpacts(flow, ofpacts);
+        fm.ofpacts = ofpacts->data;
+        fm.ofpacts_len = ofpacts->size;
+    }
+
+    struct ofpbuf *fm_msg = ofputil_encode_flow_mod(
+        &fm, ofputil_protocol_from_ofp_version(version));
+    struct ofputil_bundle_add_msg bam = {
+        .bundle_id = bc->bundle_id,
+        .flags = bc->flags,
+        .msg = fm_msg->data,
+    };
+    struct ofpbuf *msg = ofputil_encode_bundle_add(version, &bam);
+    ofpbuf_delete(fm_msg);
+
+    if (msg->size > UINT16_MAX) {
+        ofpbuf_delete(msg);
+        return NULL;
+    }
+    return msg;
+}
+
+/* Leaves out of 'sw->pending' a change that could not be sent, so that it
+ * reflects what the bridge will have. */
+static void
+ofsync_unsend_change(struct ofsync *sw, const struct flowset_change *change)
+{
+    struct np_flow *p = flowset_find_flow(&sw->pending, change->flow);
+    const struct np_flow *i = flowset_find_flow(&sw->installed,
+                                                change->flow);
+
+    if (change->type == FLOWSET_DELETE) {
+        if (!p) {
+            flowset_insert_copy(&sw->pending, change->flow);
+        }
+        return;
+    }
+    if (p) {
+        flowset_remove(&sw->pending, p);
+    }
+    if (change->type == FLOWSET_MODIFY && i) {
+        flowset_insert_copy(&sw->pending, i);
+    }
+}
+
+/* Sends the difference between 'desired' and 'sw->installed' as one atomic,
+ * ordered bundle. */
+static void
+ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
+{
+    struct flowset_change *changes;
+    size_t n_changes;
+
+    flowset_diff(desired, &sw->installed, &changes, &n_changes);
+    if (!n_changes) {
+        free(changes);
+        return;
+    }
+
+    /* 'changes' point into 'desired', which the caller may change before
+     * the switch answers: refer to our own copy instead. */
+    flowset_clone(&sw->pending, desired);
+    for (size_t i = 0; i < n_changes; i++) {
+        if (changes[i].type != FLOWSET_DELETE) {
+            changes[i].flow = flowset_find_flow(&sw->pending,
+                                                changes[i].flow);
+        }
+    }
+
+    enum ofp_version version = rconn_get_version(sw->rconn);
+    struct ofputil_bundle_ctrl_msg bc = {
+        .bundle_id = ++sw->bundle_id,
+        .type = OFPBCT_OPEN_REQUEST,
+        .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
+    };
+    sw->n_sent = 0;
+    sw->bundle_failed = false;
+
+    struct ofpbuf *msg = ofputil_encode_bundle_ctrl_request(version, &bc);
+    ofsync_record_sent(sw, ofsync_msg_xid(msg), FLOWSET_ADD, NULL);
+    int error = ofsync_send(sw, msg);
+
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    size_t n_flow_mods = 0;
+    for (size_t i = 0; i < n_changes && !error; i++) {
+        const struct flowset_change *c = &changes[i];
+
+        msg = ofsync_encode_change(c, &bc, version, &ofpacts);
+        if (!msg) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            np_flow_format(c->flow, &s);
+            VLOG_WARN_RL(&rl, "%s: flow too big for OpenFlow, not "
+                         "installed: %.200s...", sw->target, ds_cstr(&s));
+            ds_destroy(&s);
+            ofsync_unsend_change(sw, c);
+            continue;
+        }
+        if (VLOG_IS_DBG_ENABLED()) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            np_flow_format(c->flow, &s);
+            VLOG_DBG("%s: bundle %"PRIu32": %s %s", sw->target, bc.bundle_id,
+                     (c->type == FLOWSET_ADD ? "add"
+                      : c->type == FLOWSET_MODIFY ? "modify" : "delete"),
+                     ds_cstr(&s));
+            ds_destroy(&s);
+        }
+        ofsync_record_sent(sw, ofsync_msg_xid(msg), c->type,
+                           CONST_CAST(struct np_flow *, c->flow));
+        error = ofsync_send(sw, msg);
+        n_flow_mods++;
+    }
+    ofpbuf_uninit(&ofpacts);
+    free(changes);
+
+    if (!error) {
+        bc.type = OFPBCT_COMMIT_REQUEST;
+        msg = ofputil_encode_bundle_ctrl_request(version, &bc);
+        sw->commit_xid = ofsync_msg_xid(msg);
+        ofsync_record_sent(sw, sw->commit_xid, FLOWSET_ADD, NULL);
+        error = ofsync_send(sw, msg);
+    }
+
+    sw->n_flow_mods += n_flow_mods;
+    if (error) {
+        /* The connection is going away; the reconnect starts over. */
+        flowset_clear(&sw->pending);
+        sw->n_sent = 0;
+        return;
+    }
+    sw->in_flight = true;
+    VLOG_DBG("%s: sent bundle %"PRIu32" with %"PRIuSIZE" flow_mods",
+             sw->target, sw->bundle_id, n_flow_mods);
+}
+
+void
+ofsync_run(struct ofsync *sw, const struct flowset *desired)
+{
+    rconn_run(sw->rconn);
+
+    if (!rconn_is_connected(sw->rconn) || rconn_get_version(sw->rconn) < 0) {
+        if (sw->state != OFSYNC_S_DISCONNECTED) {
+            ofsync_reset(sw, OFSYNC_S_DISCONNECTED);
+        }
+        return;
+    }
+
+    unsigned int seqno = rconn_get_connection_seqno(sw->rconn);
+    if (sw->state == OFSYNC_S_DISCONNECTED || seqno != sw->conn_seqno) {
+        /* A new connection: the switch may have anything. */
+        VLOG_INFO("%s: connected, reading the bridge's flows", sw->target);
+        sw->conn_seqno = seqno;
+        ofsync_reset(sw, OFSYNC_S_NEED_DUMP);
+    }
+
+    for (int i = 0; i < OFSYNC_MAX_RECV; i++) {
+        struct ofpbuf *msg = rconn_recv(sw->rconn);
+        if (!msg) {
+            break;
+        }
+        ofsync_handle_msg(sw, msg->data);
+        ofpbuf_delete(msg);
+        if (i == OFSYNC_MAX_RECV - 1) {
+            poll_immediate_wake();
+        }
+    }
+
+    if (sw->retry_at != LLONG_MIN && time_msec() < sw->retry_at) {
+        return;
+    }
+    if (rconn_packet_counter_n_packets(sw->tx_counter)) {
+        /* Backlogged: the switch has not read what we sent yet. */
+        return;
+    }
+
+    if (sw->state == OFSYNC_S_NEED_DUMP) {
+        ofsync_send_dump(sw);
+    } else if (sw->state == OFSYNC_S_SYNCING && !sw->in_flight && desired) {
+        ofsync_send_bundle(sw, desired);
+    }
+}
+
+void
+ofsync_wait(struct ofsync *sw)
+{
+    rconn_run_wait(sw->rconn);
+    rconn_recv_wait(sw->rconn);
+    if (sw->retry_at != LLONG_MIN) {
+        poll_timer_wait_until(sw->retry_at);
+    }
+}
+
+bool
+ofsync_is_connected(const struct ofsync *sw)
+{
+    return rconn_is_connected(sw->rconn);
+}
+
+bool
+ofsync_is_synced(const struct ofsync *sw, const struct flowset *desired)
+{
+    return (sw->state == OFSYNC_S_SYNCING
+            && !sw->in_flight
+            && desired
+            && flowset_equal(&sw->installed, desired));
+}
+
+uint64_t
+ofsync_n_bundles(const struct ofsync *sw)
+{
+    return sw->n_bundles;
+}
+
+uint64_t
+ofsync_n_flow_mods(const struct ofsync *sw)
+{
+    return sw->n_flow_mods;
+}
+
+void
+ofsync_dump_installed(const struct ofsync *sw, struct ds *s)
+{
+    flowset_format(&sw->installed, s);
+}
+
+void
+ofsync_dump_status(const struct ofsync *sw, struct ds *s)
+{
+    ds_put_format(s, "target: %s\n", sw->target ? sw->target : "(none)");
+    ds_put_format(s, "connection: %s\n", rconn_get_state(sw->rconn));
+    ds_put_format(s, "state: %s\n", ofsync_state_name(sw->state));
+    ds_put_format(s, "installed flows: %"PRIuSIZE"\n",
+                  flowset_count(&sw->installed));
+    ds_put_format(s, "bundle in flight: %s\n",
+                  sw->in_flight ? "yes" : "no");
+    ds_put_format(s, "bundles committed: %"PRIu64"\n", sw->n_bundles);
+    ds_put_format(s, "flow_mods sent: %"PRIu64"\n", sw->n_flow_mods);
+    ds_put_format(s, "flow dumps: %"PRIu64"\n", sw->n_dumps);
+    ds_put_format(s, "failures: %"PRIu64"\n", sw->n_failures);
+    if (sw->retry_at != LLONG_MIN) {
+        ds_put_format(s, "retry in: %lld ms\n",
+                      MAX(sw->retry_at - time_msec(), 0));
+    }
+}

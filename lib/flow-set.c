@@ -1,1 +1,479 @@
+/* Copyright (c) 2026 The ovs-netpol authors.
+ *
+ * Licensed under the Apache License, Version 2.0. */
+
 #include <config.h>
+
+#include "lib/flow-set.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/util.h"
+#include "util.h"
+
+/* The hash of a flow's key.  The table and priority go into the basis, so
+ * that flows with the same match in different tables spread out. */
+static uint32_t
+np_flow_key_hash(uint8_t table_id, uint16_t priority,
+                 const struct minimatch *match)
+{
+    return minimatch_hash(match, hash_2words(table_id, priority));
+}
+
+static bool
+np_flow_key_equal(const struct np_flow *flow, uint8_t table_id,
+                  uint16_t priority, const struct minimatch *match)
+{
+    return (flow->table_id == table_id
+            && flow->priority == priority
+            && minimatch_equal(&flow->match, match));
+}
+
+/* Returns the flow in 'fs' with the given key and precomputed 'hash', or
+ * NULL. */
+static struct np_flow *
+flowset_find__(const struct flowset *fs, uint8_t table_id, uint16_t priority,
+               const struct minimatch *match, uint32_t hash)
+{
+    struct np_flow *flow;
+
+    HMAP_FOR_EACH_WITH_HASH (flow, node, hash, &fs->flows) {
+        if (np_flow_key_equal(flow, table_id, priority, match)) {
+            return flow;
+        }
+    }
+    return NULL;
+}
+
+/* Returns the flow in 'fs' with the same key as 'key', or NULL. */
+static struct np_flow *
+flowset_find_same_key(const struct flowset *fs, const struct np_flow *key)
+{
+    return flowset_find__(fs, key->table_id, key->priority, &key->match,
+                          key->node.hash);
+}
+
+static void
+np_flow_destroy(struct np_flow *flow)
+{
+    if (flow) {
+        minimatch_destroy(&flow->match);
+        free(flow->ofpacts);
+        free(flow->conjs);
+        free(flow);
+    }
+}
+
+static struct np_flow *
+np_flow_clone(const struct np_flow *src)
+{
+    struct np_flow *dst = xzalloc(sizeof *dst);
+
+    dst->table_id = src->table_id;
+    dst->priority = src->priority;
+    dst->cookie = src->cookie;
+    minimatch_clone(&dst->match, &src->match);
+    if (src->ofpacts_len) {
+        dst->ofpacts = xmemdup(src->ofpacts, src->ofpacts_len);
+        dst->ofpacts_len = src->ofpacts_len;
+    }
+    if (src->n_conjs) {
+        dst->conjs = xmemdup(src->conjs, src->n_conjs * sizeof *src->conjs);
+        dst->n_conjs = dst->allocated_conjs = src->n_conjs;
+    }
+    return dst;
+}
+
+void
+flowset_init(struct flowset *fs)
+{
+    hmap_init(&fs->flows);
+}
+
+void
+flowset_destroy(struct flowset *fs)
+{
+    if (fs) {
+        flowset_clear(fs);
+        hmap_destroy(&fs->flows);
+    }
+}
+
+void
+flowset_clear(struct flowset *fs)
+{
+    struct np_flow *flow;
+
+    HMAP_FOR_EACH_POP (flow, node, &fs->flows) {
+        np_flow_destroy(flow);
+    }
+}
+
+void
+flowset_swap(struct flowset *a, struct flowset *b)
+{
+    hmap_swap(&a->flows, &b->flows);
+}
+
+/* Replaces the contents of 'dst' (which must be initialized) by a deep copy
+ * of 'src'. */
+void
+flowset_clone(struct flowset *dst, const struct flowset *src)
+{
+    const struct np_flow *flow;
+
+    flowset_clear(dst);
+    hmap_reserve(&dst->flows, hmap_count(&src->flows));
+    FLOWSET_FOR_EACH (flow, src) {
+        struct np_flow *copy = np_flow_clone(flow);
+        hmap_insert(&dst->flows, &copy->node, flow->node.hash);
+    }
+}
+
+size_t
+flowset_count(const struct flowset *fs)
+{
+    return hmap_count(&fs->flows);
+}
+
+/* Creates a flow with the given key and cookie and no actions, inserts it
+ * into 'fs', and returns it.  Takes ownership of 'match'. */
+static struct np_flow *
+flowset_insert__(struct flowset *fs, uint8_t table_id, uint16_t priority,
+                 uint64_t cookie, struct minimatch *match, uint32_t hash)
+{
+    struct np_flow *flow = xzalloc(sizeof *flow);
+
+    flow->table_id = table_id;
+    flow->priority = priority;
+    flow->cookie = cookie;
+    minimatch_move(&flow->match, match);
+    hmap_insert(&fs->flows, &flow->node, hash);
+    return flow;
+}
+
+bool
+flowset_add(struct flowset *fs, uint8_t table_id, uint16_t priority,
+            uint64_t cookie, const struct match *match,
+            const struct ofpbuf *ofpacts)
+{
+    const struct ofpact *acts = ofpacts ? ofpacts->data : NULL;
+    size_t acts_len = ofpacts ? ofpacts->size : 0;
+    struct minimatch mm;
+    bool ok = true;
+
+    minimatch_init(&mm, match);
+    uint32_t hash = np_flow_key_hash(table_id, priority, &mm);
+    struct np_flow *flow = flowset_find__(fs, table_id, priority, &mm, hash);
+    if (flow) {
+        ok = (flow->cookie == cookie
+              && !flow->n_conjs
+              && ofpacts_equal(flow->ofpacts, flow->ofpacts_len,
+                               acts, acts_len));
+        minimatch_destroy(&mm);
+    } else {
+        flow = flowset_insert__(fs, table_id, priority, cookie, &mm, hash);
+        if (acts_len) {
+            flow->ofpacts = xmemdup(acts, acts_len);
+            flow->ofpacts_len = acts_len;
+        }
+    }
+    return ok;
+}
+
+static int
+np_conj_compare(const struct np_conj *a, const struct np_conj *b)
+{
+    if (a->id != b->id) {
+        return a->id < b->id ? -1 : 1;
+    } else if (a->clause != b->clause) {
+        return a->clause < b->clause ? -1 : 1;
+    } else if (a->n_clauses != b->n_clauses) {
+        return a->n_clauses < b->n_clauses ? -1 : 1;
+    } else {
+        return 0;
+    }
+}
+
+/* Inserts 'conj' into 'flow''s sorted conjunction array, unless it is
+ * already there. */
+static void
+np_flow_insert_conj(struct np_flow *flow, const struct np_conj *conj)
+{
+    /* Binary search for the first element not less than 'conj'. */
+    size_t lo = 0, hi = flow->n_conjs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (np_conj_compare(&flow->conjs[mid], conj) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < flow->n_conjs && !np_conj_compare(&flow->conjs[lo], conj)) {
+        return;
+    }
+
+    if (flow->n_conjs >= flow->allocated_conjs) {
+        flow->conjs = x2nrealloc(flow->conjs, &flow->allocated_conjs,
+                                 sizeof *flow->conjs);
+    }
+    memmove(&flow->conjs[lo + 1], &flow->conjs[lo],
+            (flow->n_conjs - lo) * sizeof *flow->conjs);
+    flow->conjs[lo] = *conj;
+    flow->n_conjs++;
+}
+
+bool
+flowset_add_conj(struct flowset *fs, uint8_t table_id, uint16_t priority,
+                 uint64_t cookie, const struct match *match,
+                 uint32_t id, uint8_t clause, uint8_t n_clauses)
+{
+    const struct np_conj conj = {
+        .id = id,
+        .clause = clause,
+        .n_clauses = n_clauses,
+    };
+    struct minimatch mm;
+
+    minimatch_init(&mm, match);
+    uint32_t hash = np_flow_key_hash(table_id, priority, &mm);
+    struct np_flow *flow = flowset_find__(fs, table_id, priority, &mm, hash);
+    if (flow) {
+        minimatch_destroy(&mm);
+        if (flow->cookie != cookie || !flow->n_conjs) {
+            return false;
+        }
+    } else {
+        flow = flowset_insert__(fs, table_id, priority, cookie, &mm, hash);
+    }
+    np_flow_insert_conj(flow, &conj);
+    return true;
+}
+
+struct np_flow *
+flowset_find(const struct flowset *fs, uint8_t table_id, uint16_t priority,
+             const struct match *match)
+{
+    struct minimatch mm;
+
+    minimatch_init(&mm, match);
+    struct np_flow *flow = flowset_find__(
+        fs, table_id, priority, &mm, np_flow_key_hash(table_id, priority,
+                                                      &mm));
+    minimatch_destroy(&mm);
+    return flow;
+}
+
+struct np_flow *
+flowset_insert_copy(struct flowset *fs, const struct np_flow *flow)
+{
+    struct np_flow *copy = np_flow_clone(flow);
+
+    hmap_insert(&fs->flows, &copy->node, flow->node.hash);
+    return copy;
+}
+
+void
+flowset_remove(struct flowset *fs, struct np_flow *flow)
+{
+    hmap_remove(&fs->flows, &flow->node);
+    np_flow_destroy(flow);
+}
+
+struct np_flow *
+flowset_find_flow(const struct flowset *fs, const struct np_flow *flow)
+{
+    return flowset_find_same_key(fs, flow);
+}
+
+/* True if 'a' and 'b' have the same actions.
+ *
+ * Actions decoded from OpenFlow (e.g. from a flow dump) may differ bytewise
+ * from the ones the compiler built, in members that only record how the
+ * action was encoded, so a bytewise mismatch falls back to comparing the
+ * actions' text. */
+static bool
+np_flow_actions_equal(const struct np_flow *a, const struct np_flow *b)
+{
+    if (a->n_conjs != b->n_conjs) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_conjs; i++) {
+        if (np_conj_compare(&a->conjs[i], &b->conjs[i])) {
+            return false;
+        }
+    }
+    return (ofpacts_equal(a->ofpacts, a->ofpacts_len,
+                          b->ofpacts, b->ofpacts_len)
+            || (a->ofpacts_len && b->ofpacts_len
+                && ofpacts_equal_stringwise(a->ofpacts, a->ofpacts_len,
+                                            b->ofpacts, b->ofpacts_len)));
+}
+
+bool
+np_flow_equal(const struct np_flow *a, const struct np_flow *b)
+{
+    return (a->table_id == b->table_id
+            && a->priority == b->priority
+            && a->cookie == b->cookie
+            && minimatch_equal(&a->match, &b->match)
+            && np_flow_actions_equal(a, b));
+}
+
+bool
+flowset_equal(const struct flowset *a, const struct flowset *b)
+{
+    const struct np_flow *fa;
+
+    if (flowset_count(a) != flowset_count(b)) {
+        return false;
+    }
+    FLOWSET_FOR_EACH (fa, a) {
+        const struct np_flow *fb = flowset_find_same_key(b, fa);
+        if (!fb || fb->cookie != fa->cookie
+            || !np_flow_actions_equal(fa, fb)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void
+np_flow_get_ofpacts(const struct np_flow *flow, struct ofpbuf *ofpacts)
+{
+    if (flow->ofpacts_len) {
+        ofpbuf_put(ofpacts, flow->ofpacts, flow->ofpacts_len);
+    }
+    for (size_t i = 0; i < flow->n_conjs; i++) {
+        const struct np_conj *c = &flow->conjs[i];
+        struct ofpact_conjunction *oc = ofpact_put_CONJUNCTION(ofpacts);
+
+        oc->id = c->id;
+        oc->clause = c->clause - 1;  /* ofpact_conjunction's is 0-based. */
+        oc->n_clauses = c->n_clauses;
+    }
+}
+
+void
+np_flow_format(const struct np_flow *flow, struct ds *s)
+{
+    struct match match;
+
+    ds_put_format(s, "cookie=0x%"PRIx64", table=%"PRIu8", ",
+                  flow->cookie, flow->table_id);
+
+    /* match_format() omits the default priority; we always print it. */
+    if (flow->priority == OFP_DEFAULT_PRIORITY) {
+        ds_put_format(s, "priority=%"PRIu16",", flow->priority);
+    }
+    minimatch_expand(&flow->match, &match);
+    match_format(&match, NULL, s, flow->priority);
+    ds_chomp(s, ',');
+    ds_put_cstr(s, " actions=");
+
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    np_flow_get_ofpacts(flow, &ofpacts);
+    struct ofpact_format_params fp = { .s = s };
+    ofpacts_format(ofpacts.data, ofpacts.size, &fp);
+    ofpbuf_uninit(&ofpacts);
+}
+
+struct flowset_line {
+    uint8_t table_id;
+    uint16_t priority;
+    char *text;
+};
+
+/* Orders lines by table, then by descending priority (the order in which a
+ * packet meets them), then by text. */
+static int
+flowset_line_compare(const void *a_, const void *b_)
+{
+    const struct flowset_line *a = a_;
+    const struct flowset_line *b = b_;
+
+    if (a->table_id != b->table_id) {
+        return a->table_id < b->table_id ? -1 : 1;
+    } else if (a->priority != b->priority) {
+        return a->priority > b->priority ? -1 : 1;
+    } else {
+        return strcmp(a->text, b->text);
+    }
+}
+
+void
+flowset_format(const struct flowset *fs, struct ds *s)
+{
+    size_t n = flowset_count(fs);
+    struct flowset_line *lines = xmalloc(MAX(n, 1) * sizeof *lines);
+    struct ds line = DS_EMPTY_INITIALIZER;
+    const struct np_flow *flow;
+    size_t i = 0;
+
+    FLOWSET_FOR_EACH (flow, fs) {
+        ds_clear(&line);
+        np_flow_format(flow, &line);
+        lines[i].table_id = flow->table_id;
+        lines[i].priority = flow->priority;
+        lines[i].text = xstrdup(ds_cstr(&line));
+        i++;
+    }
+    ds_destroy(&line);
+
+    qsort(lines, n, sizeof *lines, flowset_line_compare);
+    for (i = 0; i < n; i++) {
+        ds_put_format(s, "%s\n", lines[i].text);
+        free(lines[i].text);
+    }
+    free(lines);
+}
+
+void
+flowset_diff(const struct flowset *desired, const struct flowset *installed,
+             struct flowset_change **changesp, size_t *n_changesp)
+{
+    struct flowset_change *changes = NULL;
+    size_t n = 0, allocated = 0;
+    const struct np_flow *flow;
+
+#define FLOWSET_DIFF_PUSH(TYPE, FLOW)                                   \
+    do {                                                                \
+        if (n >= allocated) {                                           \
+            changes = x2nrealloc(changes, &allocated, sizeof *changes); \
+        }                                                               \
+        changes[n].type = (TYPE);                                       \
+        changes[n].flow = (FLOW);                                       \
+        n++;                                                            \
+    } while (0)
+
+    /* Deletions first: keys gone from 'desired', and keys whose cookie
+     * changed (a MODIFY cannot change a cookie). */
+    FLOWSET_FOR_EACH (flow, installed) {
+        const struct np_flow *d = flowset_find_same_key(desired, flow);
+        if (!d || d->cookie != flow->cookie) {
+            FLOWSET_DIFF_PUSH(FLOWSET_DELETE, flow);
+        }
+    }
+
+    FLOWSET_FOR_EACH (flow, desired) {
+        const struct np_flow *i = flowset_find_same_key(installed, flow);
+        if (!i || i->cookie != flow->cookie) {
+            FLOWSET_DIFF_PUSH(FLOWSET_ADD, flow);
+        } else if (!np_flow_actions_equal(flow, i)) {
+            FLOWSET_DIFF_PUSH(FLOWSET_MODIFY, flow);
+        }
+    }
+#undef FLOWSET_DIFF_PUSH
+
+    *changesp = changes;
+    *n_changesp = n;
+}

@@ -76,6 +76,22 @@ bool flowset_add_conj(struct flowset *, uint8_t table_id, uint16_t priority,
 struct np_flow *flowset_find(const struct flowset *, uint8_t table_id,
                              uint16_t priority, const struct match *);
 
+/* Inserts a deep copy of 'flow', whose key must not be in the set yet, and
+ * returns the copy. */
+struct np_flow *flowset_insert_copy(struct flowset *, const struct np_flow *);
+
+/* Removes 'flow', which must be in 'fs', from 'fs' and frees it. */
+void flowset_remove(struct flowset *, struct np_flow *);
+
+/* Returns the flow in 'fs' with the same key as 'flow' (which may belong to
+ * another set), or NULL. */
+struct np_flow *flowset_find_flow(const struct flowset *,
+                                  const struct np_flow *);
+
+/* True if 'a' and 'b' hold flows with the same keys, cookies and
+ * actions. */
+bool flowset_equal(const struct flowset *a, const struct flowset *b);
+
 /* True if 'a' and 'b' have the same key, cookie and actions. */
 bool np_flow_equal(const struct np_flow *a, const struct np_flow *b);
 
@@ -87,7 +103,8 @@ void np_flow_get_ofpacts(const struct np_flow *, struct ofpbuf *ofpacts);
  * statistics: "cookie=0x.., table=N, priority=P,MATCH actions=ACTIONS". */
 void np_flow_format(const struct np_flow *, struct ds *s);
 
-/* Appends every flow, one per line, sorted, to 's'. */
+/* Appends every flow, one per line, sorted, to 's'.  Lines are sorted by
+ * table, then by descending priority, then by text. */
 void flowset_format(const struct flowset *, struct ds *s);
 
 /* The difference that turns 'installed' into 'desired'. */

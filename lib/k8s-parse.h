@@ -39,7 +39,9 @@ char *k8s_describe(const json_t *obj, const char *default_kind);
  * The objects are malloc'ed: release them with the matching *_destroy()
  * from k8s-types.h followed by free().  A parsed policy carries rules only
  * for the directions its policyTypes name (rules of another direction have
- * no effect in the API), and none at all when 'error' is set. */
+ * no effect in the API), and none at all when 'error' is set; 'error'
+ * holds the same messages as the returned string, without the leading
+ * "NetworkPolicy namespace/name: ". */
 char *k8s_parse_namespace(const json_t *, struct k8s_namespace **outp)
     OVS_WARN_UNUSED_RESULT;
 char *k8s_parse_pod(const json_t *, struct k8s_pod **outp)

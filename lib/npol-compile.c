@@ -359,6 +359,7 @@ npc_put_ct_commit(struct ofpbuf *a)
     }
 
     ct = ofpbuf_at_assert(a, ofs, sizeof *ct);
+    a->header = ct;
     ofpact_finish_CT(a, &ct);
 }
 
@@ -1170,13 +1171,11 @@ npc_isolate(struct npc_ctx *ctx, const struct npc_local *l, bool ingress)
     struct match m;
 
     if (ingress) {
-        for (int v4 = 0; v4 < 2; v4++) {
-            match_init_catchall(&m);
-            npc_match_family(&m, v4);
-            match_set_reg(&m, NP_REG_OUT, ofp_to_u16(l->port->ofport));
-            npc_add(ctx, NP_T_INGRESS_DEFAULT, NP_PRI_ISOLATION, cookie, &m,
-                    npc_acts(ctx));
-        }
+        /* Only IP reaches this table: one flow covers both families. */
+        match_init_catchall(&m);
+        match_set_reg(&m, NP_REG_OUT, ofp_to_u16(l->port->ofport));
+        npc_add(ctx, NP_T_INGRESS_DEFAULT, NP_PRI_ISOLATION, cookie, &m,
+                npc_acts(ctx));
     } else {
         for (size_t i = 0; i < pod->n_ips; i++) {
             match_init_catchall(&m);
