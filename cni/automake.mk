@@ -5,6 +5,8 @@ cni_ovs_netpol_cni_SOURCES = \
 	cni/ovs-netpol-cni.c \
 	cni/ipam.h \
 	cni/ipam.c \
+	cni/lock.h \
+	cni/lock.c \
 	cni/netns.h \
 	cni/netns.c \
 	cni/ovs-port.h \

@@ -26,6 +26,7 @@
 #include "netlink.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
+#include "smap.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(cni_netns);
@@ -155,6 +156,72 @@ exit:
     return error;
 }
 
+/* Sends 'request', a dump request, over a new rtnetlink socket and calls
+ * 'cb' with each message of the reply.  Returns 0 or a positive errno
+ * value. */
+static int
+cni_rtnl_dump(struct ofpbuf *request,
+              void (*cb)(const struct nlmsghdr *, void *aux), void *aux)
+{
+    static uint32_t seq = 1000;
+    struct nlmsghdr *nlh = nl_msg_nlmsghdr(request);
+    int fd, error;
+
+    error = cni_rtnl_open(&fd);
+    if (error) {
+        return error;
+    }
+
+    nlh->nlmsg_len = request->size;
+    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_seq = ++seq;
+    nlh->nlmsg_pid = 0;
+
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(fd, request->data, request->size, 0,
+               (struct sockaddr *) &kernel, sizeof kernel) < 0) {
+        error = errno;
+        goto exit;
+    }
+
+    uint64_t *buf = xmalloc(65536);
+    for (;;) {
+        ssize_t n = recv(fd, buf, 65536, 0);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            error = errno;
+            break;
+        }
+
+        bool done = false;
+        struct nlmsghdr *h;
+        for (h = (struct nlmsghdr *) buf; NLMSG_OK(h, n);
+             h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != nlh->nlmsg_seq) {
+                continue;
+            } else if (h->nlmsg_type == NLMSG_DONE) {
+                done = true;
+            } else if (h->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *err = NLMSG_DATA(h);
+                error = -err->error;
+                done = true;
+            } else {
+                cb(h, aux);
+            }
+        }
+        if (done) {
+            break;
+        }
+    }
+    free(buf);
+
+exit:
+    close(fd);
+    return error;
+}
+
 static void
 cni_rtnl_put_ifinfomsg(struct ofpbuf *msg, int ifindex, unsigned int flags,
                        unsigned int change)
@@ -168,13 +235,16 @@ cni_rtnl_put_ifinfomsg(struct ofpbuf *msg, int ifindex, unsigned int flags,
 
 /* Links. */
 
+static int cni_link_set_alias(const char *name, const char *alias);
+
 /* Creates a veth pair in the current network namespace: 'host_name' stays
  * here, its peer is created directly in the namespace 'pod_netns_fd' as
- * 'pod_name'.  Sets the MTU of both ends to 'mtu' unless it is 0.  Returns 0
- * or a positive errno value: EEXIST if either name is taken. */
+ * 'pod_name'.  Sets the MTU of both ends to 'mtu' unless it is 0, and the
+ * alias of the host end to 'alias' unless it is NULL.  Returns 0 or a
+ * positive errno value: EEXIST if either name is taken. */
 int
 cni_veth_create(const char *host_name, const char *pod_name,
-                int pod_netns_fd, int mtu)
+                int pod_netns_fd, int mtu, const char *alias)
 {
     struct ofpbuf msg;
 
@@ -200,6 +270,29 @@ cni_veth_create(const char *host_name, const char *pod_name,
     nl_msg_end_nested(&msg, data);
     nl_msg_end_nested(&msg, linkinfo);
 
+    int error = cni_rtnl_transact(&msg);
+    ofpbuf_uninit(&msg);
+    if (!error && alias) {
+        /* The kernel ignores IFLA_IFALIAS when it creates a link. */
+        error = cni_link_set_alias(host_name, alias);
+    }
+    return error;
+}
+
+/* Sets the alias of the link 'name' in the current network namespace. */
+static int
+cni_link_set_alias(const char *name, const char *alias)
+{
+    int ifindex = if_nametoindex(name);
+    if (!ifindex) {
+        return errno;
+    }
+
+    struct ofpbuf msg;
+    ofpbuf_init(&msg, 128);
+    nl_msg_put_nlmsghdr(&msg, 0, RTM_NEWLINK, 0);
+    cni_rtnl_put_ifinfomsg(&msg, ifindex, 0, 0);
+    nl_msg_put_string(&msg, IFLA_IFALIAS, alias);
     int error = cni_rtnl_transact(&msg);
     ofpbuf_uninit(&msg);
     return error;
@@ -438,4 +531,267 @@ cni_netns_configure_pod(int netns_fd, const char *ifname,
     char *msg = cni_netns_configure_pod__(ifname, ipam, tx_csum_off, macp);
     cni_netns_return(saved_fd);
     return msg;
+}
+
+/* Returns in '*existsp' whether the network namespace 'netns_fd' has a link
+ * named 'ifname'.  Returns 0 or a positive errno value. */
+int
+cni_netns_has_link(int netns_fd, const char *ifname, bool *existsp)
+{
+    int saved_fd;
+    int error = cni_netns_enter(netns_fd, &saved_fd);
+    if (error) {
+        return error;
+    }
+    *existsp = cni_link_exists(ifname);
+    cni_netns_return(saved_fd);
+    return 0;
+}
+
+/* CHECK: observing links, addresses and routes. */
+
+static void
+cni_rtattr_to_in6(const struct rtattr *rta, struct in6_addr *addr)
+{
+    if (RTA_PAYLOAD(rta) == 4) {
+        ovs_be32 ip4;
+        memcpy(&ip4, RTA_DATA(rta), 4);
+        in6_addr_set_mapped_ipv4(addr, ip4);
+    } else if (RTA_PAYLOAD(rta) == 16) {
+        memcpy(addr, RTA_DATA(rta), 16);
+    }
+}
+
+struct cni_observe_aux {
+    int ifindex;
+    struct cni_link_state *state;
+};
+
+static void
+cni_observe_addr(const struct nlmsghdr *h, void *aux_)
+{
+    struct cni_observe_aux *aux = aux_;
+    const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+    struct cni_link_state *state = aux->state;
+
+    if (h->nlmsg_type != RTM_NEWADDR
+        || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+        || ifa->ifa_index != aux->ifindex) {
+        return;
+    }
+
+    struct cni_cidr cidr = { .plen = ifa->ifa_prefixlen };
+    bool found = false;
+    int len = IFA_PAYLOAD(h);
+    for (const struct rtattr *rta = IFA_RTA(ifa); RTA_OK(rta, len);
+         rta = RTA_NEXT(rta, len)) {
+        /* IFA_LOCAL is the address itself where it differs from
+         * IFA_ADDRESS (point to point); prefer it. */
+        if (rta->rta_type == IFA_LOCAL
+            || (rta->rta_type == IFA_ADDRESS && !found)) {
+            cni_rtattr_to_in6(rta, &cidr.addr);
+            found = true;
+        }
+    }
+    if (found) {
+        state->addrs = xrealloc(state->addrs,
+                                (state->n_addrs + 1) * sizeof *state->addrs);
+        state->addrs[state->n_addrs++] = cidr;
+    }
+}
+
+static void
+cni_observe_route(const struct nlmsghdr *h, void *aux_)
+{
+    struct cni_observe_aux *aux = aux_;
+    const struct rtmsg *rtm = NLMSG_DATA(h);
+    struct cni_link_state *state = aux->state;
+
+    if (h->nlmsg_type != RTM_NEWROUTE
+        || (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
+        || rtm->rtm_type != RTN_UNICAST) {
+        return;
+    }
+
+    struct cni_route route;
+    memset(&route, 0, sizeof route);
+    if (rtm->rtm_family == AF_INET) {
+        in6_addr_set_mapped_ipv4(&route.dst.addr, 0);
+    }
+    route.dst.plen = rtm->rtm_dst_len;
+
+    uint32_t table = rtm->rtm_table;
+    int len = RTM_PAYLOAD(h);
+    for (const struct rtattr *rta = RTM_RTA(rtm); RTA_OK(rta, len);
+         rta = RTA_NEXT(rta, len)) {
+        if (rta->rta_type == RTA_DST) {
+            cni_rtattr_to_in6(rta, &route.dst.addr);
+        } else if (rta->rta_type == RTA_GATEWAY) {
+            cni_rtattr_to_in6(rta, &route.gw.addr);
+            route.has_gw = true;
+        } else if (rta->rta_type == RTA_TABLE
+                   && RTA_PAYLOAD(rta) == sizeof table) {
+            memcpy(&table, RTA_DATA(rta), sizeof table);
+        }
+    }
+    if (table == RT_TABLE_MAIN) {
+        state->routes = xrealloc(state->routes, (state->n_routes + 1)
+                                 * sizeof *state->routes);
+        state->routes[state->n_routes++] = route;
+    }
+}
+
+static int
+cni_link_observe__(const char *name, bool with_addrs,
+                   struct cni_link_state *state)
+{
+    struct ifreq ifr;
+    int error;
+
+    memset(state, 0, sizeof *state);
+    int ifindex = if_nametoindex(name);
+    if (!ifindex) {
+        return 0;
+    }
+    state->exists = true;
+
+    memset(&ifr, 0, sizeof ifr);
+    error = cni_ioctl(name, SIOCGIFFLAGS, &ifr);
+    if (error) {
+        return error;
+    }
+    state->up = (ifr.ifr_flags & IFF_UP) != 0;
+
+    memset(&ifr, 0, sizeof ifr);
+    error = cni_ioctl(name, SIOCGIFMTU, &ifr);
+    if (error) {
+        return error;
+    }
+    state->mtu = ifr.ifr_mtu;
+
+    error = cni_link_get_mac(name, &state->mac);
+    if (error || !with_addrs) {
+        return error;
+    }
+
+    struct cni_observe_aux aux = { .ifindex = ifindex, .state = state };
+    struct ofpbuf msg;
+
+    ofpbuf_init(&msg, 64);
+    nl_msg_put_nlmsghdr(&msg, 0, RTM_GETADDR, 0);
+    struct ifaddrmsg *ifa = ofpbuf_put_zeros(&msg, sizeof *ifa);
+    ifa->ifa_family = AF_UNSPEC;
+    error = cni_rtnl_dump(&msg, cni_observe_addr, &aux);
+    ofpbuf_uninit(&msg);
+    if (error) {
+        return error;
+    }
+
+    ofpbuf_init(&msg, 64);
+    nl_msg_put_nlmsghdr(&msg, 0, RTM_GETROUTE, 0);
+    struct rtmsg *rtm = ofpbuf_put_zeros(&msg, sizeof *rtm);
+    rtm->rtm_family = AF_UNSPEC;
+    error = cni_rtnl_dump(&msg, cni_observe_route, &aux);
+    ofpbuf_uninit(&msg);
+    return error;
+}
+
+/* Observes the link 'name' in the current network namespace: whether it
+ * exists, is up, its MTU and MAC. */
+int
+cni_link_observe(const char *name, struct cni_link_state *state)
+{
+    int error = cni_link_observe__(name, false, state);
+    if (error) {
+        cni_link_state_destroy(state);
+    }
+    return error;
+}
+
+/* Observes the link 'ifname' in the network namespace 'netns_fd': as
+ * cni_link_observe(), plus its addresses and the routes of the namespace's
+ * main table. */
+char *
+cni_netns_observe(int netns_fd, const char *ifname,
+                  struct cni_link_state *state)
+{
+    int saved_fd;
+    int error = cni_netns_enter(netns_fd, &saved_fd);
+    if (error) {
+        return xasprintf("cannot enter the container network namespace: %s",
+                         ovs_strerror(error));
+    }
+
+    error = cni_link_observe__(ifname, true, state);
+    cni_netns_return(saved_fd);
+    if (error) {
+        cni_link_state_destroy(state);
+        return xasprintf("%s: cannot read its state: %s", ifname,
+                         ovs_strerror(error));
+    }
+    return NULL;
+}
+
+void
+cni_link_state_destroy(struct cni_link_state *state)
+{
+    if (state) {
+        free(state->addrs);
+        free(state->routes);
+        memset(state, 0, sizeof *state);
+    }
+}
+
+/* GC: links by alias. */
+
+struct cni_alias_aux {
+    const char *prefix;
+    struct smap *links;
+};
+
+static void
+cni_collect_alias(const struct nlmsghdr *h, void *aux_)
+{
+    struct cni_alias_aux *aux = aux_;
+    const struct ifinfomsg *ifi = NLMSG_DATA(h);
+    const char *name = NULL, *alias = NULL;
+
+    if (h->nlmsg_type != RTM_NEWLINK) {
+        return;
+    }
+
+    int len = IFLA_PAYLOAD(h);
+    for (const struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len);
+         rta = RTA_NEXT(rta, len)) {
+        const char *data = RTA_DATA(rta);
+        size_t size = RTA_PAYLOAD(rta);
+        if (!size || data[size - 1] != '\0') {
+            continue;
+        }
+        if (rta->rta_type == IFLA_IFNAME) {
+            name = data;
+        } else if (rta->rta_type == IFLA_IFALIAS) {
+            alias = data;
+        }
+    }
+    if (name && alias && !strncmp(alias, aux->prefix, strlen(aux->prefix))) {
+        smap_replace(aux->links, name, alias + strlen(aux->prefix));
+    }
+}
+
+/* Adds to 'links' (name to the rest of the alias) every link of the current
+ * network namespace whose alias starts with 'prefix'.  Returns 0 or a
+ * positive errno value. */
+int
+cni_links_by_alias(const char *prefix, struct smap *links)
+{
+    struct cni_alias_aux aux = { .prefix = prefix, .links = links };
+    struct ofpbuf msg;
+
+    ofpbuf_init(&msg, 64);
+    nl_msg_put_nlmsghdr(&msg, 0, RTM_GETLINK, 0);
+    cni_rtnl_put_ifinfomsg(&msg, 0, 0, 0);
+    int error = cni_rtnl_dump(&msg, cni_collect_alias, &aux);
+    ofpbuf_uninit(&msg);
+    return error;
 }

@@ -6,8 +6,11 @@
 
 #include "cni/ovs-port.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include "netpol/ovs-keys.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "ovsdb-idl.h"
@@ -39,11 +42,23 @@ char *
 cni_ovs_open(const char *remote, long long int deadline,
              struct cni_ovs **ovsp)
 {
+    /* Without the socket there is no server to wait for: say so at once
+     * rather than retry until 'deadline'. */
+    if (!strncmp(remote, "unix:", 5)) {
+        struct stat st;
+        if (stat(remote + 5, &st)) {
+            return xasprintf("cannot read the OVS database at %s: %s "
+                             "(is ovsdb-server running?)", remote,
+                             ovs_strerror(errno));
+        }
+    }
+
     struct ovsdb_idl *idl = ovsdb_idl_create(remote, &ovsrec_idl_class,
                                              false, true);
 
     ovsdb_idl_add_table(idl, &ovsrec_table_open_vswitch);
     ovsdb_idl_add_column(idl, &ovsrec_open_vswitch_col_bridges);
+    ovsdb_idl_add_column(idl, &ovsrec_open_vswitch_col_external_ids);
     ovsdb_idl_add_table(idl, &ovsrec_table_bridge);
     ovsdb_idl_add_column(idl, &ovsrec_bridge_col_name);
     ovsdb_idl_add_column(idl, &ovsrec_bridge_col_ports);
@@ -241,4 +256,83 @@ cni_ovs_del_port(struct cni_ovs *ovs, const char *name,
         free(error);
         cni_ovs_wait(ovs->idl, deadline);
     }
+}
+
+/* Returns true if the controller has written NP_EXTID_CONTROLLER_READY
+ * ("true") into the Open_vSwitch table: it has synced its inputs and
+ * installed the flows for them. */
+bool
+cni_ovs_controller_ready(const struct cni_ovs *ovs)
+{
+    const struct ovsrec_open_vswitch *cfg
+        = ovsrec_open_vswitch_first(ovs->idl);
+    return cfg && smap_get_bool(&cfg->external_ids,
+                                NP_EXTID_CONTROLLER_READY, false);
+}
+
+/* Looks up the port 'name'.  Returns false if there is none on any bridge;
+ * otherwise fills in 'info', whose members point into 'ovs' and are valid
+ * until the next call on it. */
+bool
+cni_ovs_get_port(const struct cni_ovs *ovs, const char *name,
+                 struct cni_ovs_port *info)
+{
+    const struct ovsrec_bridge *br;
+
+    OVSREC_BRIDGE_FOR_EACH (br, ovs->idl) {
+        for (size_t i = 0; i < br->n_ports; i++) {
+            const struct ovsrec_port *port = br->ports[i];
+            if (strcmp(port->name, name)) {
+                continue;
+            }
+
+            const struct ovsrec_interface *iface = NULL;
+            for (size_t j = 0; j < port->n_interfaces; j++) {
+                if (!strcmp(port->interfaces[j]->name, name)) {
+                    iface = port->interfaces[j];
+                }
+            }
+            info->name = port->name;
+            info->bridge = br->name;
+            info->ofport = iface && iface->n_ofport ? iface->ofport[0] : 0;
+            info->external_ids = iface ? &iface->external_ids : NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds to 'ports' (name to "<container id>/<ifname>") the ports on
+ * 'bridge' that this plugin made for 'network': those whose interface
+ * carries both NP_EXTID_CONTAINER_ID and NP_EXTID_IFNAME, and
+ * NP_EXTID_NETWORK with the value 'network' (or none at all, as the first
+ * versions of the plugin wrote).  Returns false if there is no such
+ * bridge. */
+bool
+cni_ovs_list_attachments(const struct cni_ovs *ovs, const char *bridge,
+                         const char *network, struct smap *ports)
+{
+    const struct ovsrec_bridge *br = cni_ovs_find_bridge(ovs, bridge);
+    if (!br) {
+        return false;
+    }
+
+    for (size_t i = 0; i < br->n_ports; i++) {
+        const struct ovsrec_port *port = br->ports[i];
+        for (size_t j = 0; j < port->n_interfaces; j++) {
+            const struct ovsrec_interface *iface = port->interfaces[j];
+            const char *id = smap_get(&iface->external_ids,
+                                      NP_EXTID_CONTAINER_ID);
+            const char *ifname = smap_get(&iface->external_ids,
+                                          NP_EXTID_IFNAME);
+            const char *net = smap_get(&iface->external_ids,
+                                       NP_EXTID_NETWORK);
+            if (id && ifname && !strcmp(iface->name, port->name)
+                && (!net || !strcmp(net, network))) {
+                smap_replace_nocopy(ports, port->name,
+                                    xasprintf("%s/%s", id, ifname));
+            }
+        }
+    }
+    return true;
 }

@@ -30,4 +30,19 @@ char *cni_ovs_del_port(struct cni_ovs *, const char *name,
                        long long int deadline)
     OVS_WARN_UNUSED_RESULT;
 
+bool cni_ovs_controller_ready(const struct cni_ovs *);
+
+/* A port as CHECK sees it. */
+struct cni_ovs_port {
+    const char *name;
+    const char *bridge;
+    int ofport;                         /* 0 if none yet, -1 on error. */
+    const struct smap *external_ids;    /* The interface's, or NULL. */
+};
+
+bool cni_ovs_get_port(const struct cni_ovs *, const char *name,
+                      struct cni_ovs_port *);
+bool cni_ovs_list_attachments(const struct cni_ovs *, const char *bridge,
+                              const char *network, struct smap *ports);
+
 #endif /* cni/ovs-port.h */

@@ -1,6 +1,10 @@
 bin_PROGRAMS += controller/ovs-netpol-controller
 controller_ovs_netpol_controller_SOURCES = \
 	controller/ovs-netpol-controller.c \
+	controller/k8s-client.h \
+	controller/k8s-client.c \
+	controller/k8s-watch.h \
+	controller/k8s-watch.c \
 	controller/manifest-source.h \
 	controller/manifest-source.c \
 	controller/ofsync.h \

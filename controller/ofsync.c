@@ -16,6 +16,7 @@
 #include "byte-order.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-errors.h"
@@ -488,6 +489,12 @@ ofsync_encode_change(const struct flowset_change *change,
 
     struct ofpbuf *fm_msg = ofputil_encode_flow_mod(
         &fm, ofputil_protocol_from_ofp_version(version));
+    if (fm_msg->size > UINT16_MAX) {
+        /* The header's length would wrap and ofputil_encode_bundle_add()
+         * would copy a truncated message. */
+        ofpbuf_delete(fm_msg);
+        return NULL;
+    }
     struct ofputil_bundle_add_msg bam = {
         .bundle_id = bc->bundle_id,
         .flags = bc->flags,
@@ -559,14 +566,16 @@ ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
     sw->n_sent = 0;
     sw->bundle_failed = false;
 
+    /* Encode everything first: if nothing can be sent, send no bundle. */
+    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
     struct ofpbuf *msg = ofputil_encode_bundle_ctrl_request(version, &bc);
     ofsync_record_sent(sw, ofsync_msg_xid(msg), FLOWSET_ADD, NULL);
-    int error = ofsync_send(sw, msg);
+    ovs_list_push_back(&msgs, &msg->list_node);
 
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
     size_t n_flow_mods = 0;
-    for (size_t i = 0; i < n_changes && !error; i++) {
+    for (size_t i = 0; i < n_changes; i++) {
         const struct flowset_change *c = &changes[i];
 
         msg = ofsync_encode_change(c, &bc, version, &ofpacts);
@@ -590,20 +599,39 @@ ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
         }
         ofsync_record_sent(sw, ofsync_msg_xid(msg), c->type,
                            CONST_CAST(struct np_flow *, c->flow));
-        error = ofsync_send(sw, msg);
+        ovs_list_push_back(&msgs, &msg->list_node);
         n_flow_mods++;
     }
     ofpbuf_uninit(&ofpacts);
     free(changes);
 
-    if (!error) {
-        bc.type = OFPBCT_COMMIT_REQUEST;
-        msg = ofputil_encode_bundle_ctrl_request(version, &bc);
-        sw->commit_xid = ofsync_msg_xid(msg);
-        ofsync_record_sent(sw, sw->commit_xid, FLOWSET_ADD, NULL);
-        error = ofsync_send(sw, msg);
+    bc.type = OFPBCT_COMMIT_REQUEST;
+    msg = ofputil_encode_bundle_ctrl_request(version, &bc);
+    sw->commit_xid = ofsync_msg_xid(msg);
+    ofsync_record_sent(sw, sw->commit_xid, FLOWSET_ADD, NULL);
+    ovs_list_push_back(&msgs, &msg->list_node);
+
+    if (!n_flow_mods) {
+        /* Only unsendable flows differ.  Retrying at once would compute the
+         * same again on every iteration of the main loop: back off. */
+        ofpbuf_list_delete(&msgs);
+        flowset_clear(&sw->pending);
+        sw->n_sent = 0;
+        sw->backoff = (sw->backoff
+                       ? MIN(sw->backoff * 2, OFSYNC_BACKOFF_MAX)
+                       : OFSYNC_BACKOFF_MIN);
+        sw->retry_at = time_msec() + sw->backoff;
+        return;
     }
 
+    int error = 0;
+    LIST_FOR_EACH_POP (msg, list_node, &msgs) {
+        if (!error) {
+            error = ofsync_send(sw, msg);
+        } else {
+            ofpbuf_delete(msg);
+        }
+    }
     sw->n_flow_mods += n_flow_mods;
     if (error) {
         /* The connection is going away; the reconnect starts over. */

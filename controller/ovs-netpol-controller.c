@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "command-line.h"
+#include "controller/k8s-client.h"
+#include "controller/k8s-watch.h"
 #include "controller/manifest-source.h"
 #include "controller/ofsync.h"
 #include "controller/ovs-state.h"
@@ -26,6 +28,7 @@
 #include "fatal-signal.h"
 #include "lib/flow-set.h"
 #include "lib/k8s-cache.h"
+#include "lib/kubeconfig.h"
 #include "lib/npol-compile.h"
 #include "lib/portmap.h"
 #include "openvswitch/dynamic-string.h"
@@ -42,6 +45,10 @@ VLOG_DEFINE_THIS_MODULE(controller);
 /* Command-line settings. */
 struct ctl_options {
     char *manifests;
+    char *kubeconfig;
+    char *context;
+    char *sa_dir;
+    int watch_idle_sec;
     char *ovsdb;
     char *bridge;
     char *datapath_type;
@@ -55,7 +62,12 @@ struct ctl_options {
 struct ctl {
     struct ctl_options opts;
     struct kcache *cache;
+
+    /* The source of Kubernetes objects: exactly one of these. */
     struct manifest_source *manifests;
+    struct k8s_source *k8s;
+    struct k8s_endpoint endpoint;   /* For 'k8s'. */
+
     struct ovsstate *ovs;
     struct ofsync *ofsync;
 
@@ -82,9 +94,17 @@ usage(void)
 {
     printf("%s: Kubernetes NetworkPolicy enforcement on Open vSwitch\n"
            "usage: %s [OPTIONS]\n"
-           "\nKubernetes objects:\n"
-           "  --manifests=DIR         read Namespace, Pod and NetworkPolicy\n"
-           "                          objects from *.yaml/*.yml/*.json in DIR\n"
+           "\nKubernetes objects (default: the API server, in-cluster):\n"
+           "  --kubeconfig=FILE       list and watch the API server FILE\n"
+           "                          (YAML or JSON kubeconfig) points to\n"
+           "  --context=NAME          kubeconfig context (default: current)\n"
+           "  --serviceaccount-dir=DIR  in-cluster token and ca.crt\n"
+           "                          (default: %s)\n"
+           "  --watch-idle-timeout=SECS  restart a watch that receives\n"
+           "                          nothing for SECS (default: 120)\n"
+           "  --manifests=DIR         instead, read Namespace, Pod and\n"
+           "                          NetworkPolicy objects from\n"
+           "                          *.yaml/*.yml/*.json in DIR\n"
            "\nNode:\n"
            "  --ovsdb=REMOTE          OVSDB server (default: unix:%s/db.sock)\n"
            "  --bridge=NAME           integration bridge (default: br-int)\n"
@@ -95,7 +115,8 @@ usage(void)
            "  --keep-established      do not re-evaluate the request\n"
            "                          direction of established connections\n"
            "                          when policies change\n",
-           program_name, program_name, ovs_rundir());
+           program_name, program_name, KCFG_SERVICEACCOUNT_DIR,
+           ovs_rundir());
     daemon_usage();
     vlog_usage();
     printf("\nOther options:\n"
@@ -110,6 +131,10 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
 {
     enum {
         OPT_MANIFESTS = UCHAR_MAX + 1,
+        OPT_KUBECONFIG,
+        OPT_CONTEXT,
+        OPT_SA_DIR,
+        OPT_WATCH_IDLE,
         OPT_OVSDB,
         OPT_BRIDGE,
         OPT_DATAPATH_TYPE,
@@ -122,6 +147,10 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
     };
     static const struct option long_options[] = {
         {"manifests", required_argument, NULL, OPT_MANIFESTS},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"context", required_argument, NULL, OPT_CONTEXT},
+        {"serviceaccount-dir", required_argument, NULL, OPT_SA_DIR},
+        {"watch-idle-timeout", required_argument, NULL, OPT_WATCH_IDLE},
         {"ovsdb", required_argument, NULL, OPT_OVSDB},
         {"bridge", required_argument, NULL, OPT_BRIDGE},
         {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
@@ -148,6 +177,25 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
         case OPT_MANIFESTS:
             free(o->manifests);
             o->manifests = xstrdup(optarg);
+            break;
+        case OPT_KUBECONFIG:
+            free(o->kubeconfig);
+            o->kubeconfig = xstrdup(optarg);
+            break;
+        case OPT_CONTEXT:
+            free(o->context);
+            o->context = xstrdup(optarg);
+            break;
+        case OPT_SA_DIR:
+            free(o->sa_dir);
+            o->sa_dir = xstrdup(optarg);
+            break;
+        case OPT_WATCH_IDLE:
+            if (!str_to_int(optarg, 10, &o->watch_idle_sec)
+                || o->watch_idle_sec <= 0) {
+                ovs_fatal(0, "--watch-idle-timeout: \"%s\" is not a "
+                          "positive number of seconds", optarg);
+            }
             break;
         case OPT_OVSDB:
             free(o->ovsdb);
@@ -198,8 +246,12 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
         ovs_fatal(0, "non-option argument \"%s\"; use --help for usage",
                   argv[optind]);
     }
-    if (!o->manifests) {
-        ovs_fatal(0, "no source of Kubernetes objects: use --manifests=DIR");
+    if (o->manifests && (o->kubeconfig || o->context || o->sa_dir)) {
+        ovs_fatal(0, "--manifests excludes --kubeconfig, --context and "
+                  "--serviceaccount-dir: use one source of objects");
+    }
+    if (o->context && !o->kubeconfig) {
+        ovs_fatal(0, "--context needs --kubeconfig");
     }
     if (!o->ovsdb) {
         o->ovsdb = xasprintf("unix:%s/db.sock", ovs_rundir());
@@ -223,6 +275,9 @@ static void
 ctl_options_destroy(struct ctl_options *o)
 {
     free(o->manifests);
+    free(o->kubeconfig);
+    free(o->context);
+    free(o->sa_dir);
     free(o->ovsdb);
     free(o->bridge);
     free(o->datapath_type);
@@ -316,10 +371,50 @@ ctl_compile(struct ctl *ctl)
     svec_destroy(&problems);
 }
 
+/* The source of Kubernetes objects, whichever it is. */
+
+static void
+ctl_source_run(struct ctl *ctl)
+{
+    if (ctl->manifests) {
+        manifest_source_run(ctl->manifests, ctl->cache);
+    } else {
+        k8s_source_run(ctl->k8s, ctl->cache);
+    }
+}
+
+static void
+ctl_source_wait(struct ctl *ctl)
+{
+    if (ctl->manifests) {
+        manifest_source_wait(ctl->manifests);
+    } else {
+        k8s_source_wait(ctl->k8s);
+    }
+}
+
+static bool
+ctl_source_is_synced(const struct ctl *ctl)
+{
+    return (ctl->manifests
+            ? manifest_source_is_synced(ctl->manifests)
+            : k8s_source_is_synced(ctl->k8s));
+}
+
+static void
+ctl_source_dump(const struct ctl *ctl, struct ds *s)
+{
+    if (ctl->manifests) {
+        manifest_source_dump(ctl->manifests, s);
+    } else {
+        k8s_source_dump(ctl->k8s, s);
+    }
+}
+
 static void
 ctl_run(struct ctl *ctl)
 {
-    manifest_source_run(ctl->manifests, ctl->cache);
+    ctl_source_run(ctl);
     ovsstate_run(ctl->ovs);
 
     bool gw_changed = false;
@@ -331,7 +426,7 @@ ctl_run(struct ctl *ctl)
     /* No flows until both inputs are complete: until then the bridge,
      * fail-mode secure, forwards nothing for our pods. */
     if (ovsstate_is_ready(ctl->ovs)
-        && manifest_source_is_synced(ctl->manifests)) {
+        && ctl_source_is_synced(ctl)) {
         uint64_t cache_seqno = kcache_seqno(ctl->cache);
         uint64_t ovs_seqno = ovsstate_seqno(ctl->ovs);
         if (!ctl->have_desired || ctl->recompute || gw_changed
@@ -344,6 +439,14 @@ ctl_run(struct ctl *ctl)
         }
     }
 
+    /* Connect to the bridge once OVSDB says it exists, so that the first
+     * attempt does not fail on a management socket still to be made. */
+    if (!ctl->ofsync && ovsstate_is_ready(ctl->ovs)) {
+        ctl->ofsync = ofsync_create(ovsstate_bridge_target(ctl->ovs));
+    }
+    if (!ctl->ofsync) {
+        return;
+    }
     ofsync_run(ctl->ofsync, ctl->have_desired ? &ctl->desired : NULL);
 
     bool synced = (ctl->have_desired
@@ -360,9 +463,11 @@ ctl_run(struct ctl *ctl)
 static void
 ctl_wait(struct ctl *ctl)
 {
-    manifest_source_wait(ctl->manifests);
+    ctl_source_wait(ctl);
     ovsstate_wait(ctl->ovs);
-    ofsync_wait(ctl->ofsync);
+    if (ctl->ofsync) {
+        ofsync_wait(ctl->ofsync);
+    }
     poll_timer_wait_until(ctl->next_gw_scan);
 }
 
@@ -394,7 +499,9 @@ ctl_unixctl_dump_installed(struct unixctl_conn *conn, int argc OVS_UNUSED,
 {
     struct ctl *ctl = ctl_;
     struct ds s = DS_EMPTY_INITIALIZER;
-    ofsync_dump_installed(ctl->ofsync, &s);
+    if (ctl->ofsync) {
+        ofsync_dump_installed(ctl->ofsync, &s);
+    }
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -411,9 +518,24 @@ ctl_unixctl_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "desired flows: %"PRIuSIZE"%s\n",
                   flowset_count(&ctl->desired),
                   ctl->have_desired ? "" : " (inputs not synced)");
-    manifest_source_dump(ctl->manifests, &s);
+    ctl_source_dump(ctl, &s);
     ovsstate_dump(ctl->ovs, &s);
-    ofsync_dump_status(ctl->ofsync, &s);
+    if (ctl->ofsync) {
+        ofsync_dump_status(ctl->ofsync, &s);
+    } else {
+        ds_put_cstr(&s, "openflow: waiting for the bridge\n");
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+ctl_unixctl_k8s_status(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                       const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ctl_source_dump(ctl, &s);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -464,6 +586,15 @@ main(int argc, char *argv[])
         ctl.opts.gateway = xstrdup("np-gw0");
     }
 
+    if (!ctl.opts.manifests) {
+        char *error = k8s_endpoint_load(ctl.opts.kubeconfig,
+                                        ctl.opts.context, ctl.opts.sa_dir,
+                                        &ctl.endpoint);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+    }
+
     daemonize_start(false);
     retval = unixctl_server_create(ctl.opts.unixctl_path, &unixctl);
     if (retval) {
@@ -476,6 +607,8 @@ main(int argc, char *argv[])
                              ctl_unixctl_dump_desired, &ctl);
     unixctl_command_register("netpol/dump-installed", "", 0, 0,
                              ctl_unixctl_dump_installed, &ctl);
+    unixctl_command_register("k8s/status", "", 0, 0,
+                             ctl_unixctl_k8s_status, &ctl);
     unixctl_command_register("netpol/problems", "", 0, 0,
                              ctl_unixctl_problems, &ctl);
     unixctl_command_register("netpol/recompute", "", 0, 0,
@@ -489,12 +622,17 @@ main(int argc, char *argv[])
         .gateway = ctl.opts.gateway,
     };
     ctl.cache = kcache_create();
-    ctl.manifests = manifest_source_create(ctl.opts.manifests);
+    if (ctl.opts.manifests) {
+        ctl.manifests = manifest_source_create(ctl.opts.manifests);
+    } else {
+        /* Starts libcurl: after daemonize_complete(). */
+        ctl.k8s = k8s_source_create(&ctl.endpoint, ctl.opts.watch_idle_sec);
+    }
     ctl.ovs = ovsstate_create(&ovs_opts);
-    ctl.ofsync = ofsync_create(ovsstate_bridge_target(ctl.ovs));
     flowset_init(&ctl.desired);
     VLOG_INFO("node %s: enforcing on bridge %s, objects from %s",
-              ctl.opts.node_name, ctl.opts.bridge, ctl.opts.manifests);
+              ctl.opts.node_name, ctl.opts.bridge,
+              ctl.manifests ? ctl.opts.manifests : ctl.endpoint.server);
 
     while (!ctl.exiting) {
         ctl_run(&ctl);
@@ -512,6 +650,8 @@ main(int argc, char *argv[])
     ofsync_destroy(ctl.ofsync);
     ovsstate_destroy(ctl.ovs);
     manifest_source_destroy(ctl.manifests);
+    k8s_source_destroy(ctl.k8s);
+    kcfg_endpoint_destroy(&ctl.endpoint);
     kcache_destroy(ctl.cache);
     flowset_destroy(&ctl.desired);
     sset_destroy(&ctl.problems);

@@ -58,7 +58,7 @@ done
 
 unexpected=0
 step=0
-# show TITLE EXPECTED: waits (up to NP_WAIT s) for the controller to apply
+# show TITLE EXPECTED: waits (up to NP_MATRIX_WAIT s) for the controller to apply
 # the change, then prints the matrix.
 show() {
     step=$((step + 1))
@@ -69,7 +69,7 @@ show() {
         say "(as the policies say)"
     else
         np_matrix_print "$SERVERS" "$NP_MATRIX"
-        say "UNEXPECTED after ${NP_WAIT:-10} s; expected:"
+        say "UNEXPECTED after ${NP_MATRIX_WAIT:-30} s; expected:"
         np_matrix_print "$SERVERS" "$2"
         unexpected=$((unexpected + 1))
     fi
@@ -81,7 +81,7 @@ np_node_start 2> >(grep -v '|INFO|' >&2)
 cp "$EX/namespaces.yaml" "$EX"/pod-*.yaml "$NP_TMP/manifests/"
 say "== starting ovs-netpol-controller on $NP_TMP/manifests:"
 (cd "$NP_TMP/manifests" && ls | sed 's/^/     /')
-np_controller_start
+np_controller_start 2> >(grep -v '|INFO|' >&2)
 for s in $SERVERS; do
     p=${s%%=*}
     say "== pod $p: CNI ADD with IP ${s#*=}, TCP server on port 80"

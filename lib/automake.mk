@@ -20,5 +20,9 @@ lib_libnetpol_la_SOURCES = \
 	lib/npol-compile.h \
 	lib/npol-compile.c \
 	lib/cni-config.h \
-	lib/cni-config.c
+	lib/cni-config.c \
+	lib/watch-stream.h \
+	lib/watch-stream.c \
+	lib/kubeconfig.h \
+	lib/kubeconfig.c
 lib_libnetpol_la_LIBADD = $(JANSSON_LIBS) $(YAML_LIBS)

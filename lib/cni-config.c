@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "packets.h"
 #include "sha1.h"
 #include "smap.h"
+#include "sset.h"
 #include "util.h"
 
 const char *const cni_supported_versions[] = { "1.0.0", "1.1.0" };
@@ -484,6 +486,26 @@ cni_stdin_version(const char *text)
     return version;
 }
 
+/* Returns true if 'version_reply', a plugin's VERSION output, lists
+ * 'version' among its "supportedVersions". */
+bool
+cni_version_list_contains(const char *version_reply, const char *version)
+{
+    json_t *root = json_loads(version_reply ? version_reply : "", 0, NULL);
+    json_t *list = json_object_get(root, "supportedVersions");
+    bool found = false;
+
+    for (size_t i = 0; json_is_array(list) && i < json_array_size(list);
+         i++) {
+        const char *s = json_string_value(json_array_get(list, i));
+        if (s && !strcmp(s, version)) {
+            found = true;
+        }
+    }
+    json_decref(root);
+    return found;
+}
+
 /* Network configuration. */
 
 /* Reads the optional string member 'key' of 'obj' into '*valuep' (NULL if
@@ -505,6 +527,27 @@ cni_get_string(const json_t *obj, const char *where, const char *key,
                                 "must be a non-empty string", where, key);
     }
     *valuep = xstrdup(json_string_value(v));
+    return NULL;
+}
+
+/* Reads the optional member 'key' of 'obj', a time in milliseconds between 1
+ * and 600000, into '*msp', which keeps its value if 'key' is absent. */
+static struct cni_error *
+cni_get_ms(const json_t *obj, const char *key, int *msp)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (!v || json_is_null(v)) {
+        return NULL;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 1
+        || json_integer_value(v) > 600000) {
+        return cni_error_create(CNI_ERR_INVALID_CONFIG,
+                                "invalid network configuration: \"%s\" "
+                                "must be an integer between 1 and 600000",
+                                key);
+    }
+    *msp = json_integer_value(v);
     return NULL;
 }
 
@@ -631,6 +674,39 @@ cni_netconf_parse(const char *text, const char *ovs_rundir,
         if (error) {
             goto exit;
         }
+
+        /* host-local keeps its reservations in <dataDir>/<name>; GC and
+         * DEL look there. */
+        if (!strcmp(c.ipam_type, "host-local")) {
+            error = cni_get_string(ipam, "ipam ", "dataDir",
+                                   &c.ipam_data_dir);
+            if (error) {
+                goto exit;
+            } else if (!c.ipam_data_dir) {
+                c.ipam_data_dir = xstrdup(CNI_HOST_LOCAL_DATA_DIR);
+            }
+        }
+    }
+
+    c.ipam_timeout_ms = CNI_DEFAULT_IPAM_TIMEOUT_MS;
+    c.ofport_timeout_ms = CNI_DEFAULT_OFPORT_TIMEOUT_MS;
+    error = cni_get_ms(c.json, "ipamTimeoutMs", &c.ipam_timeout_ms);
+    if (!error) {
+        error = cni_get_ms(c.json, "ofportTimeoutMs", &c.ofport_timeout_ms);
+    }
+    if (error) {
+        goto exit;
+    }
+
+    json_t *prev = json_object_get(c.json, "prevResult");
+    if (prev && !json_is_null(prev)) {
+        if (!json_is_object(prev)) {
+            error = cni_error_create(CNI_ERR_DECODE,
+                                     "failed to decode prevResult: not a "
+                                     "JSON object");
+            goto exit;
+        }
+        c.prev_result = prev;
     }
 
 exit:
@@ -652,23 +728,140 @@ cni_netconf_destroy(struct cni_netconf *conf)
         free(conf->bridge);
         free(conf->ovsdb);
         free(conf->ipam_type);
+        free(conf->ipam_data_dir);
         json_decref(conf->json);
     }
 }
 
 /* Returns the configuration to give the IPAM delegate on stdin: the whole
- * request configuration, as the spec asks, with "cniVersion" set to
- * CNI_IPAM_VERSION, the newest version Debian's host-local speaks.  The
- * delegate's result in that version has the same shape as ours. */
+ * request configuration, as the spec asks, with "cniVersion" (and that of
+ * "prevResult", if any) set to 'cni_version'.  That is CNI_IPAM_VERSION,
+ * the newest version Debian's host-local speaks, for ADD, DEL and CHECK:
+ * the delegate's result in that version has the same shape as ours, and a
+ * 1.1.0 prevResult only adds fields that it ignores. */
 char *
-cni_netconf_ipam_request(const struct cni_netconf *conf)
+cni_netconf_ipam_request(const struct cni_netconf *conf,
+                         const char *cni_version)
 {
     json_t *copy = json_deep_copy(conf->json);
 
-    json_object_set_new(copy, "cniVersion", json_pack("s", CNI_IPAM_VERSION));
+    json_object_set_new(copy, "cniVersion", json_pack("s", cni_version));
+    json_t *prev = json_object_get(copy, "prevResult");
+    if (json_is_object(prev)) {
+        json_object_set_new(prev, "cniVersion", json_pack("s", cni_version));
+    }
     char *s = json_dumps(copy, JSON_COMPACT);
     json_decref(copy);
     return s;
+}
+
+/* GC. */
+
+/* Reads the attachments that GC must keep from 'conf' into 'valid' (which
+ * the caller has initialized) as "<containerID>/<ifname>" strings, or just
+ * "<containerID>" for an entry without "ifname", which keeps every
+ * attachment of that container.  Accepts the spec's
+ * "cni.dev/valid-attachments" and the older "cni.dev/attachments".  The
+ * list is required: without it, GC could not tell what to keep. */
+struct cni_error *
+cni_netconf_valid_attachments(const struct cni_netconf *conf,
+                              struct sset *valid)
+{
+    static const char *const keys[] = {
+        "cni.dev/valid-attachments", "cni.dev/attachments",
+    };
+    const char *key = NULL;
+    json_t *list = NULL;
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys) && !list; i++) {
+        list = json_object_get(conf->json, keys[i]);
+        key = keys[i];
+    }
+    if (!list || json_is_null(list)) {
+        return cni_error_create(CNI_ERR_INVALID_CONFIG,
+                                "invalid network configuration: GC needs "
+                                "\"cni.dev/valid-attachments\"");
+    }
+    if (!json_is_array(list)) {
+        return cni_error_create(CNI_ERR_INVALID_CONFIG,
+                                "invalid network configuration: \"%s\" "
+                                "must be an array", key);
+    }
+
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *entry = json_array_get(list, i);
+        const char *id = json_string_value(json_object_get(entry,
+                                                           "containerID"));
+        const char *ifname = json_string_value(json_object_get(entry,
+                                                               "ifname"));
+        if (!json_is_object(entry) || !id || !id[0]) {
+            return cni_error_create(CNI_ERR_INVALID_CONFIG,
+                                    "invalid network configuration: entry "
+                                    "%"PRIuSIZE" of \"%s\" lacks "
+                                    "\"containerID\"", i, key);
+        }
+        if (ifname && ifname[0]) {
+            sset_add_and_free(valid, xasprintf("%s/%s", id, ifname));
+        } else {
+            sset_add(valid, id);
+        }
+    }
+    return NULL;
+}
+
+/* Returns true if the attachment ('container_id', 'ifname') is in 'valid',
+ * as cni_netconf_valid_attachments() filled it in. */
+bool
+cni_attachment_is_valid(const struct sset *valid, const char *container_id,
+                        const char *ifname)
+{
+    if (sset_contains(valid, container_id)) {
+        return true;
+    }
+
+    char *key = xasprintf("%s/%s", container_id, ifname ? ifname : "");
+    bool found = sset_contains(valid, key);
+    free(key);
+    return found;
+}
+
+/* host-local. */
+
+/* Returns true if 'file_name', in host-local's directory for a network,
+ * is a reservation: host-local names those after the IP address and keeps
+ * "lock" and "last_reserved_ip.<range>" beside them. */
+bool
+cni_host_local_is_reservation(const char *file_name)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+
+    return (inet_pton(AF_INET, file_name, &a4) == 1
+            || inet_pton(AF_INET6, file_name, &a6) == 1);
+}
+
+/* Parses 'text', the contents of a host-local reservation file:
+ * "<containerID>\r\n<ifname>" (host-local 1.1.1 ends the line so; before
+ * 0.8 it wrote the container id alone, and then '*ifnamep' is NULL).  Returns false if 'text' names no
+ * container. */
+bool
+cni_host_local_parse_reservation(const char *text, char **container_idp,
+                                 char **ifnamep)
+{
+    size_t id_len = strcspn(text, "\r\n");
+    const char *rest = text + id_len;
+
+    rest += strspn(rest, "\r\n");
+    size_t ifname_len = strcspn(rest, "\r\n");
+
+    char *id = xmemdup0(text, id_len);
+    if (!cni_container_id_is_valid(id)) {
+        free(id);
+        return false;
+    }
+    *container_idp = id;
+    *ifnamep = ifname_len ? xmemdup0(rest, ifname_len) : NULL;
+    return true;
 }
 
 /* Names. */
@@ -806,6 +999,11 @@ cni_ipam_parse_ip(const json_t *obj, struct cni_ip *ip)
         free(s);
         return error;
     }
+
+    json_t *iface = json_object_get(obj, "interface");
+    ip->iface = (json_is_integer(iface) && json_integer_value(iface) >= 0
+                 && json_integer_value(iface) < INT_MAX
+                 ? json_integer_value(iface) : -1);
 
     json_t *gw = json_object_get(obj, "gateway");
     ip->has_gateway = false;
@@ -1005,16 +1203,56 @@ cni_ipam_result_add_default_routes(struct cni_ipam_result *result)
 
 /* Returns the ADD result in 'cni_version': 'ifaces' (an array of
  * 'n_ifaces'), the addresses, routes and DNS of 'ipam', each address
- * attached to interface index 'ip_iface'. */
+ * attached to interface index 'ip_iface'.
+ *
+ * In a chain, 'prev_result' is the result of the plugins before this one:
+ * the spec asks to pass it on, so its interfaces, addresses and routes come
+ * first, ours after them (our addresses' interface indexes shifted to
+ * match), and its DNS settings win unless they are empty. */
 char *
 cni_result_to_json(const char *cni_version,
                    const struct cni_interface *ifaces, size_t n_ifaces,
-                   size_t ip_iface, const struct cni_ipam_result *ipam)
+                   size_t ip_iface, const struct cni_ipam_result *ipam,
+                   const json_t *prev_result)
 {
+    bool v110 = !strcmp(cni_version, "1.1.0");
     json_t *interfaces = json_pack("[]");
+    json_t *ips = json_pack("[]");
+    json_t *routes = json_pack("[]");
+    json_t *dns = NULL;
+
+    if (prev_result) {
+        json_t *prev_ifaces = json_object_get(prev_result, "interfaces");
+        json_t *prev_ips = json_object_get(prev_result, "ips");
+        json_t *prev_routes = json_object_get(prev_result, "routes");
+        json_t *prev_dns = json_object_get(prev_result, "dns");
+
+        if (json_is_array(prev_ifaces)) {
+            json_array_extend(interfaces, prev_ifaces);
+        }
+        if (json_is_array(prev_ips)) {
+            for (size_t i = 0; i < json_array_size(prev_ips); i++) {
+                json_t *ip = json_deep_copy(json_array_get(prev_ips, i));
+                /* Pre-1.0.0 results tag addresses with a "version". */
+                json_object_del(ip, "version");
+                json_array_append_new(ips, ip);
+            }
+        }
+        if (json_is_array(prev_routes)) {
+            json_array_extend(routes, prev_routes);
+        }
+        if (json_is_object(prev_dns) && json_object_size(prev_dns)) {
+            dns = json_incref(prev_dns);
+        }
+    }
+    size_t iface_base = json_array_size(interfaces);
+
     for (size_t i = 0; i < n_ifaces; i++) {
         json_t *iface = json_pack("{s:s, s:s}", "name", ifaces[i].name,
                                   "mac", ifaces[i].mac);
+        if (v110 && ifaces[i].mtu) {
+            json_object_set_new(iface, "mtu", json_pack("i", ifaces[i].mtu));
+        }
         if (ifaces[i].sandbox) {
             json_object_set_new(iface, "sandbox",
                                 json_pack("s", ifaces[i].sandbox));
@@ -1022,12 +1260,12 @@ cni_result_to_json(const char *cni_version,
         json_array_append_new(interfaces, iface);
     }
 
-    json_t *ips = json_pack("[]");
     for (size_t i = 0; i < ipam->n_ips; i++) {
         const struct cni_ip *ip = &ipam->ips[i];
         char *address = cni_cidr_format(&ip->address, true);
         json_t *obj = json_pack("{s:s, s:I}", "address", address,
-                                "interface", (json_int_t) ip_iface);
+                                "interface",
+                                (json_int_t) (iface_base + ip_iface));
         free(address);
         if (ip->has_gateway) {
             char *gw = cni_cidr_format(&ip->gateway, false);
@@ -1037,7 +1275,6 @@ cni_result_to_json(const char *cni_version,
         json_array_append_new(ips, obj);
     }
 
-    json_t *routes = json_pack("[]");
     for (size_t i = 0; i < ipam->n_routes; i++) {
         const struct cni_route *route = &ipam->routes[i];
         char *dst = cni_cidr_format(&route->dst, true);
@@ -1051,14 +1288,189 @@ cni_result_to_json(const char *cni_version,
         json_array_append_new(routes, obj);
     }
 
+    if (!dns) {
+        dns = ipam->dns ? json_incref(ipam->dns) : json_pack("{}");
+    }
     json_t *root = json_pack("{s:s, s:o, s:o, s:o, s:o}",
                              "cniVersion", cni_version,
                              "interfaces", interfaces,
                              "ips", ips,
                              "routes", routes,
-                             "dns", (ipam->dns ? json_incref(ipam->dns)
-                                     : json_pack("{}")));
+                             "dns", dns);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;
+}
+
+/* prevResult. */
+
+static char *
+cni_json_strdup(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s && s[0] ? xstrdup(s) : NULL;
+}
+
+/* Parses 'json', a full result in version 1.0.0 or 1.1.0 (as "prevResult"
+ * carries it), into 'result'.  On error 'result' is untouched. */
+struct cni_error *
+cni_prev_result_parse(const json_t *json, struct cni_prev_result *result)
+{
+    struct cni_prev_result r = { .ifaces = NULL };
+    struct cni_error *error = NULL;
+
+    if (!json_is_object(json)) {
+        return cni_error_create(CNI_ERR_DECODE, "failed to decode "
+                                "prevResult: not a JSON object");
+    }
+
+    json_t *ifaces = json_object_get(json, "interfaces");
+    if (json_is_array(ifaces)) {
+        r.ifaces = xcalloc(json_array_size(ifaces) + 1, sizeof *r.ifaces);
+        for (size_t i = 0; i < json_array_size(ifaces); i++) {
+            const json_t *obj = json_array_get(ifaces, i);
+            char *name = cni_json_strdup(obj, "name");
+            if (!name) {
+                error = cni_error_create(CNI_ERR_DECODE, "failed to decode "
+                                         "prevResult: interface %"PRIuSIZE
+                                         " has no \"name\"", i);
+                goto exit;
+            }
+            struct cni_result_iface *iface = &r.ifaces[r.n_ifaces++];
+            iface->name = name;
+            iface->mac = cni_json_strdup(obj, "mac");
+            iface->sandbox = cni_json_strdup(obj, "sandbox");
+        }
+    }
+
+    /* The addresses, routes and DNS have the shape of an IPAM result,
+     * except that a result may have no addresses at all. */
+    json_t *ips = json_object_get(json, "ips");
+    if (json_is_array(ips) && json_array_size(ips)) {
+        char *text = json_dumps(json, JSON_COMPACT);
+        error = cni_ipam_result_parse(text, &r.ipr);
+        free(text);
+        if (error) {
+            cni_error_prefix(error, "prevResult");
+            goto exit;
+        }
+    } else {
+        json_t *dns = json_object_get(json, "dns");
+        r.ipr.dns = json_is_object(dns) ? json_incref(dns) : NULL;
+    }
+
+    for (size_t i = 0; i < r.ipr.n_ips; i++) {
+        if (r.ipr.ips[i].iface >= (int) r.n_ifaces) {
+            error = cni_error_create(CNI_ERR_DECODE, "failed to decode "
+                                     "prevResult: address %"PRIuSIZE" "
+                                     "names interface %d of %"PRIuSIZE, i,
+                                     r.ipr.ips[i].iface, r.n_ifaces);
+            goto exit;
+        }
+    }
+
+exit:
+    if (error) {
+        cni_prev_result_destroy(&r);
+    } else {
+        *result = r;
+    }
+    return error;
+}
+
+void
+cni_prev_result_destroy(struct cni_prev_result *result)
+{
+    if (result) {
+        for (size_t i = 0; i < result->n_ifaces; i++) {
+            free(result->ifaces[i].name);
+            free(result->ifaces[i].mac);
+            free(result->ifaces[i].sandbox);
+        }
+        free(result->ifaces);
+        cni_ipam_result_destroy(&result->ipr);
+    }
+}
+
+/* Returns the index of the interface 'name' in 'result' whose sandbox is
+ * 'sandbox' (NULL: a host-side interface, without one), or -1. */
+int
+cni_prev_result_find_iface(const struct cni_prev_result *result,
+                           const char *name, const char *sandbox)
+{
+    for (size_t i = 0; i < result->n_ifaces; i++) {
+        const struct cni_result_iface *iface = &result->ifaces[i];
+        if (!strcmp(iface->name, name)
+            && (sandbox
+                ? iface->sandbox && !strcmp(iface->sandbox, sandbox)
+                : !iface->sandbox)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static bool
+cni_cidr_equals(const struct cni_cidr *a, const struct cni_cidr *b)
+{
+    return a->plen == b->plen && ipv6_addr_equals(&a->addr, &b->addr);
+}
+
+/* Checks that each address of 'result' on interface 'pod_iface' is among
+ * 'addrs', the addresses (with prefix lengths) the interface has. */
+char *
+cni_check_addresses(const struct cni_prev_result *result, int pod_iface,
+                    const struct cni_cidr *addrs, size_t n_addrs)
+{
+    for (size_t i = 0; i < result->ipr.n_ips; i++) {
+        const struct cni_ip *ip = &result->ipr.ips[i];
+        if (ip->iface != pod_iface) {
+            continue;
+        }
+
+        bool found = false;
+        for (size_t j = 0; j < n_addrs && !found; j++) {
+            found = cni_cidr_equals(&ip->address, &addrs[j]);
+        }
+        if (!found) {
+            char *s = cni_cidr_format(&ip->address, true);
+            char *msg = xasprintf("address %s is missing", s);
+            free(s);
+            return msg;
+        }
+    }
+    return NULL;
+}
+
+/* Checks that each route of 'result' is among 'routes', those of the
+ * container's main routing table: same destination and, if the expected
+ * route names a gateway, the same gateway. */
+char *
+cni_check_routes(const struct cni_prev_result *result,
+                 const struct cni_route *routes, size_t n_routes)
+{
+    for (size_t i = 0; i < result->ipr.n_routes; i++) {
+        const struct cni_route *want = &result->ipr.routes[i];
+
+        bool found = false;
+        for (size_t j = 0; j < n_routes && !found; j++) {
+            const struct cni_route *have = &routes[j];
+            found = (cni_cidr_equals(&want->dst, &have->dst)
+                     && (!want->has_gw
+                         || (have->has_gw
+                             && ipv6_addr_equals(&want->gw.addr,
+                                                 &have->gw.addr))));
+        }
+        if (!found) {
+            char *dst = cni_cidr_format(&want->dst, true);
+            char *gw = (want->has_gw ? cni_cidr_format(&want->gw, false)
+                        : NULL);
+            char *msg = xasprintf("route to %s%s%s is missing", dst,
+                                  gw ? " via " : "", gw ? gw : "");
+            free(dst);
+            free(gw);
+            return msg;
+        }
+    }
+    return NULL;
 }

@@ -9,9 +9,8 @@
  * configuration on stdin, CNI_ARGS, host-side interface names, the IPAM
  * delegate's result and the plugin's own result and error JSON.
  *
- * Nothing here does I/O or logs; cni/ does both.  Spec: CNI 1.0.0 (and the
- * parts of 1.1.0 that are implemented), see docs and
- * ../shared/reference/cni-k8s.md section A. */
+ * Nothing here does I/O or logs; cni/ does both.  Spec: CNI 1.0.0 and
+ * 1.1.0, see docs/cni.md and ../shared/reference/cni-k8s.md section A. */
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -31,6 +30,10 @@ extern const size_t cni_n_supported_versions;
 
 /* Prefix of the host-side veth names that cni_host_ifname() makes. */
 #define CNI_HOST_IFNAME_PREFIX "np"
+
+/* The alias ADD gives a host-side veth: this prefix, then
+ * "<network>:<containerID>/<ifname>", so that GC can tell whose it is. */
+#define CNI_HOST_IFALIAS_PREFIX "ovs-netpol-cni:"
 
 enum cni_command {
     CNI_CMD_ADD,
@@ -53,6 +56,15 @@ enum cni_error_code {
     CNI_ERR_DECODE = 6,
     CNI_ERR_INVALID_CONFIG = 7,
     CNI_ERR_TRY_AGAIN = 11,
+
+    /* 1.1.0, STATUS: the plugin cannot service ADD (50), and existing
+     * containers may have limited connectivity too (51). */
+    CNI_ERR_NOT_AVAILABLE = 50,
+    CNI_ERR_LIMITED_CONNECTIVITY = 51,
+
+    /* Not in the spec: what libcni's skel reports for errors it cannot
+     * classify, and host-local for its own failures. */
+    CNI_ERR_INTERNAL = 999,
 };
 
 /* An error as the spec's error JSON carries it. */
@@ -94,6 +106,14 @@ struct cni_error *cni_args_parse(const char *args, struct smap *)
     OVS_WARN_UNUSED_RESULT;
 char *cni_args_for_ipam(const char *args);
 
+/* Default bounds on the waits of one invocation, in milliseconds; the
+ * configuration may override them ("ipamTimeoutMs", "ofportTimeoutMs"). */
+#define CNI_DEFAULT_IPAM_TIMEOUT_MS 20000
+#define CNI_DEFAULT_OFPORT_TIMEOUT_MS 5000
+
+/* Where host-local keeps its reservations unless "ipam" sets "dataDir". */
+#define CNI_HOST_LOCAL_DATA_DIR "/var/lib/cni/networks"
+
 /* The request configuration on stdin. */
 struct cni_netconf {
     char *cni_version;
@@ -103,6 +123,11 @@ struct cni_netconf {
     char *ovsdb;                /* Default unix:<rundir>/db.sock. */
     int mtu;                    /* 0 if not configured. */
     char *ipam_type;            /* NULL if there is no "ipam". */
+    char *ipam_data_dir;        /* host-local's "dataDir" (or its default),
+                                 * NULL unless 'ipam_type' is "host-local". */
+    int ipam_timeout_ms;        /* Bound on each IPAM delegate run. */
+    int ofport_timeout_ms;      /* Bound on the wait for an ofport. */
+    json_t *prev_result;        /* "prevResult" (in 'json'), or NULL. */
     json_t *json;               /* The whole configuration. */
 };
 
@@ -110,12 +135,28 @@ struct cni_error *cni_netconf_parse(const char *text, const char *ovs_rundir,
                                     struct cni_netconf *)
     OVS_WARN_UNUSED_RESULT;
 void cni_netconf_destroy(struct cni_netconf *);
-char *cni_netconf_ipam_request(const struct cni_netconf *);
+char *cni_netconf_ipam_request(const struct cni_netconf *,
+                               const char *cni_version);
+
+/* GC's list of attachments that are still valid. */
+struct sset;
+struct cni_error *cni_netconf_valid_attachments(const struct cni_netconf *,
+                                                struct sset *)
+    OVS_WARN_UNUSED_RESULT;
+bool cni_attachment_is_valid(const struct sset *, const char *container_id,
+                             const char *ifname);
+
+/* host-local's reservation files. */
+bool cni_host_local_is_reservation(const char *file_name);
+bool cni_host_local_parse_reservation(const char *text, char **container_idp,
+                                      char **ifnamep);
 
 bool cni_version_is_supported(const char *);
 struct cni_error *cni_version_reply(const char *text, char **replyp)
     OVS_WARN_UNUSED_RESULT;
 char *cni_stdin_version(const char *text);
+bool cni_version_list_contains(const char *version_reply,
+                               const char *version);
 
 /* Host-side veth name for an attachment. */
 char *cni_host_ifname(const char *container_id, const char *ifname);
@@ -135,6 +176,8 @@ struct cni_ip {
     struct cni_cidr address;    /* Address and the subnet's length. */
     bool has_gateway;
     struct cni_cidr gateway;    /* Only 'addr' is used. */
+    int iface;                  /* Index into the result's "interfaces",
+                                 * -1 if absent (always, from IPAM). */
 };
 
 struct cni_route {
@@ -166,10 +209,42 @@ struct cni_interface {
     const char *name;
     const char *mac;
     const char *sandbox;        /* NULL for host-side interfaces. */
+    int mtu;                    /* 0 if unknown; only reported in 1.1.0. */
 };
 
 char *cni_result_to_json(const char *cni_version,
                          const struct cni_interface *, size_t n_ifaces,
-                         size_t ip_iface, const struct cni_ipam_result *);
+                         size_t ip_iface, const struct cni_ipam_result *,
+                         const json_t *prev_result);
+
+/* A full result, as "prevResult" carries it for CHECK and DEL. */
+struct cni_result_iface {
+    char *name;
+    char *mac;                  /* NULL if absent. */
+    char *sandbox;              /* NULL if absent or empty. */
+};
+
+struct cni_prev_result {
+    struct cni_result_iface *ifaces;
+    size_t n_ifaces;
+    struct cni_ipam_result ipr; /* Addresses (with 'iface'), routes, DNS. */
+};
+
+struct cni_error *cni_prev_result_parse(const json_t *,
+                                        struct cni_prev_result *)
+    OVS_WARN_UNUSED_RESULT;
+void cni_prev_result_destroy(struct cni_prev_result *);
+int cni_prev_result_find_iface(const struct cni_prev_result *,
+                               const char *name, const char *sandbox);
+
+/* CHECK: what prevResult expects against what the container namespace
+ * has.  Each returns NULL if they agree, otherwise a message naming what
+ * is missing. */
+char *cni_check_addresses(const struct cni_prev_result *, int pod_iface,
+                          const struct cni_cidr *addrs, size_t n_addrs)
+    OVS_WARN_UNUSED_RESULT;
+char *cni_check_routes(const struct cni_prev_result *,
+                       const struct cni_route *routes, size_t n_routes)
+    OVS_WARN_UNUSED_RESULT;
 
 #endif /* lib/cni-config.h */

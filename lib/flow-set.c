@@ -36,6 +36,42 @@ np_flow_key_equal(const struct np_flow *flow, uint8_t table_id,
             && minimatch_equal(&flow->match, match));
 }
 
+/* Zeroes the bytes of 'ofpacts' that carry no meaning, so that equal
+ * actions compare equal bytewise.  ofpact_put_set_field() and OpenFlow
+ * decoding leave the alignment padding after a set_field's value and mask
+ * uninitialized. */
+static void
+np_ofpacts_sanitize(struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    struct ofpact *a;
+
+    OFPACT_FOR_EACH (a, ofpacts, ofpacts_len) {
+        switch (a->type) {
+        case OFPACT_SET_FIELD: {
+            struct ofpact_set_field *sf = ofpact_get_SET_FIELD(a);
+            size_t n = sf->field->n_bytes;
+            size_t pad = ROUND_UP(n, OFPACT_ALIGNTO) - n;
+            memset((uint8_t *) sf->value + n, 0, pad);
+            memset((uint8_t *) ofpact_set_field_mask(sf) + n, 0, pad);
+            break;
+        }
+        case OFPACT_CT: {
+            struct ofpact_conntrack *ct = ofpact_get_CT(a);
+            np_ofpacts_sanitize(ct->actions, ofpact_ct_get_action_len(ct));
+            break;
+        }
+        case OFPACT_CLONE:
+        case OFPACT_WRITE_ACTIONS: {
+            struct ofpact_nest *on = ALIGNED_CAST(struct ofpact_nest *, a);
+            np_ofpacts_sanitize(on->actions, ofpact_nest_get_action_len(on));
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
 /* Returns the flow in 'fs' with the given key and precomputed 'hash', or
  * NULL. */
 static struct np_flow *
@@ -159,6 +195,9 @@ flowset_insert__(struct flowset *fs, uint8_t table_id, uint16_t priority,
     return flow;
 }
 
+static bool np_flow_actions_equal(const struct np_flow *,
+                                  const struct np_flow *);
+
 bool
 flowset_add(struct flowset *fs, uint8_t table_id, uint16_t priority,
             uint64_t cookie, const struct match *match,
@@ -173,16 +212,22 @@ flowset_add(struct flowset *fs, uint8_t table_id, uint16_t priority,
     uint32_t hash = np_flow_key_hash(table_id, priority, &mm);
     struct np_flow *flow = flowset_find__(fs, table_id, priority, &mm, hash);
     if (flow) {
+        struct np_flow tmp = {
+            .ofpacts = acts_len ? xmemdup(acts, acts_len) : NULL,
+            .ofpacts_len = acts_len,
+        };
+        np_ofpacts_sanitize(tmp.ofpacts, tmp.ofpacts_len);
         ok = (flow->cookie == cookie
               && !flow->n_conjs
-              && ofpacts_equal(flow->ofpacts, flow->ofpacts_len,
-                               acts, acts_len));
+              && np_flow_actions_equal(flow, &tmp));
+        free(tmp.ofpacts);
         minimatch_destroy(&mm);
     } else {
         flow = flowset_insert__(fs, table_id, priority, cookie, &mm, hash);
         if (acts_len) {
             flow->ofpacts = xmemdup(acts, acts_len);
             flow->ofpacts_len = acts_len;
+            np_ofpacts_sanitize(flow->ofpacts, acts_len);
         }
     }
     return ok;
@@ -294,12 +339,41 @@ flowset_find_flow(const struct flowset *fs, const struct np_flow *flow)
     return flowset_find_same_key(fs, flow);
 }
 
+/* Replaces the contents of 'out' by 'ofpacts' as the switch would give them
+ * back in a flow dump: encoded as OpenFlow 1.5 instructions and decoded
+ * again.  Actions record how they were encoded (e.g. "load" vs "set_field",
+ * both OFPACT_SET_FIELD), so the compiler's actions and the dumped ones can
+ * differ bytewise and textually while meaning the same.  Returns false if
+ * the actions do not survive the round trip, leaving 'out' with a copy of
+ * 'ofpacts'. */
+static bool
+np_ofpacts_normalize(const struct ofpact *ofpacts, size_t ofpacts_len,
+                     struct ofpbuf *out)
+{
+    uint64_t stub[1024 / 8];
+    struct ofpbuf of = OFPBUF_STUB_INITIALIZER(stub);
+
+    ofpbuf_clear(out);
+    ofpacts_put_openflow_instructions(ofpacts, ofpacts_len, &of,
+                                      OFP15_VERSION);
+    size_t of_len = of.size;
+    enum ofperr error = ofpacts_pull_openflow_instructions(
+        &of, of_len, OFP15_VERSION, NULL, NULL, out);
+    ofpbuf_uninit(&of);
+    if (error) {
+        ofpbuf_clear(out);
+        ofpbuf_put(out, ofpacts, ofpacts_len);
+    }
+    np_ofpacts_sanitize(out->data, out->size);
+    return !error;
+}
+
 /* True if 'a' and 'b' have the same actions.
  *
  * Actions decoded from OpenFlow (e.g. from a flow dump) may differ bytewise
  * from the ones the compiler built, in members that only record how the
  * action was encoded, so a bytewise mismatch falls back to comparing the
- * actions' text. */
+ * actions as they come back from the switch. */
 static bool
 np_flow_actions_equal(const struct np_flow *a, const struct np_flow *b)
 {
@@ -311,11 +385,22 @@ np_flow_actions_equal(const struct np_flow *a, const struct np_flow *b)
             return false;
         }
     }
-    return (ofpacts_equal(a->ofpacts, a->ofpacts_len,
-                          b->ofpacts, b->ofpacts_len)
-            || (a->ofpacts_len && b->ofpacts_len
-                && ofpacts_equal_stringwise(a->ofpacts, a->ofpacts_len,
-                                            b->ofpacts, b->ofpacts_len)));
+    if (ofpacts_equal(a->ofpacts, a->ofpacts_len,
+                      b->ofpacts, b->ofpacts_len)) {
+        return true;
+    } else if (!a->ofpacts_len || !b->ofpacts_len) {
+        return false;
+    }
+
+    struct ofpbuf na, nb;
+    ofpbuf_init(&na, a->ofpacts_len);
+    ofpbuf_init(&nb, b->ofpacts_len);
+    np_ofpacts_normalize(a->ofpacts, a->ofpacts_len, &na);
+    np_ofpacts_normalize(b->ofpacts, b->ofpacts_len, &nb);
+    bool equal = ofpacts_equal(na.data, na.size, nb.data, nb.size);
+    ofpbuf_uninit(&na);
+    ofpbuf_uninit(&nb);
+    return equal;
 }
 
 bool
@@ -379,12 +464,16 @@ np_flow_format(const struct np_flow *flow, struct ds *s)
     ds_chomp(s, ',');
     ds_put_cstr(s, " actions=");
 
-    uint64_t stub[1024 / 8];
+    /* Print the actions as a flow dump from the switch would show them. */
+    uint64_t stub[1024 / 8], stub2[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct ofpbuf normalized = OFPBUF_STUB_INITIALIZER(stub2);
     np_flow_get_ofpacts(flow, &ofpacts);
+    np_ofpacts_normalize(ofpacts.data, ofpacts.size, &normalized);
     struct ofpact_format_params fp = { .s = s };
-    ofpacts_format(ofpacts.data, ofpacts.size, &fp);
+    ofpacts_format(normalized.data, normalized.size, &fp);
     ofpbuf_uninit(&ofpacts);
+    ofpbuf_uninit(&normalized);
 }
 
 struct flowset_line {

@@ -304,3 +304,69 @@ kcache_remove(struct kcache *cache, enum k8s_kind kind,
         OVS_NOT_REACHED();
     }
 }
+
+static struct hmap *
+kcache_map__(struct kcache *cache, enum k8s_kind kind)
+{
+    switch (kind) {
+    case K8S_KIND_NAMESPACE:
+        return &cache->namespaces;
+    case K8S_KIND_POD:
+        return &cache->pods;
+    case K8S_KIND_NETWORK_POLICY:
+        return &cache->policies;
+    default:
+        OVS_NOT_REACHED();
+    }
+}
+
+size_t
+kcache_count(const struct kcache *cache, enum k8s_kind kind)
+{
+    return hmap_count(kcache_map__(CONST_CAST(struct kcache *, cache),
+                                   kind));
+}
+
+void
+kcache_replace_kind(struct kcache *cache, enum k8s_kind kind,
+                    struct kcache *staging)
+{
+    struct hmap *dst = kcache_map__(cache, kind);
+    struct hmap *src = kcache_map__(staging, kind);
+    bool changed = !hmap_is_empty(dst) || !hmap_is_empty(src);
+
+    switch (kind) {
+    case K8S_KIND_NAMESPACE: {
+        struct k8s_namespace *ns;
+        HMAP_FOR_EACH_POP (ns, node, dst) {
+            k8s_namespace_destroy(ns);
+            free(ns);
+        }
+        break;
+    }
+    case K8S_KIND_POD: {
+        struct k8s_pod *pod;
+        HMAP_FOR_EACH_POP (pod, node, dst) {
+            k8s_pod_destroy(pod);
+            free(pod);
+        }
+        break;
+    }
+    case K8S_KIND_NETWORK_POLICY: {
+        struct k8s_network_policy *policy;
+        HMAP_FOR_EACH_POP (policy, node, dst) {
+            k8s_network_policy_destroy(policy);
+            free(policy);
+        }
+        break;
+    }
+    default:
+        OVS_NOT_REACHED();
+    }
+
+    hmap_swap(dst, src);
+    if (changed) {
+        cache->seqno++;
+        staging->seqno++;
+    }
+}

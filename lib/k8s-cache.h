@@ -48,6 +48,17 @@ char *kcache_upsert(struct kcache *, const char *kind, const json_t *obj)
 void kcache_remove(struct kcache *, enum k8s_kind, const char *namespace,
                    const char *name);
 
+/* Replaces every object of 'kind' in 'cache' by those of that kind in
+ * 'staging', which are moved (so 'staging' has none of that kind
+ * afterward).  Objects of other kinds in either are left alone.  For a
+ * relist: objects deleted since the last list disappear.  Bumps the
+ * sequence number of 'cache' unless both sides were empty. */
+void kcache_replace_kind(struct kcache *cache, enum k8s_kind kind,
+                         struct kcache *staging);
+
+/* Number of objects of 'kind'. */
+size_t kcache_count(const struct kcache *, enum k8s_kind);
+
 /* Direct insertion of parsed objects; the cache takes ownership. */
 void kcache_put_namespace(struct kcache *, struct k8s_namespace *);
 void kcache_put_pod(struct kcache *, struct k8s_pod *);

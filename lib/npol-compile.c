@@ -382,12 +382,39 @@ npc_add_conj(struct npc_ctx *ctx, enum np_table table, uint16_t priority,
              uint64_t cookie, const struct match *m, uint32_t id,
              uint8_t clause, uint8_t n_clauses)
 {
+    const struct np_flow *f = flowset_find(ctx->out, table, priority, m);
+    if (f && !f->n_conjs && f->cookie == cookie) {
+        /* A rule of the same policy already allows everything this
+         * clause's packets could need (npc_add_target_allow()). */
+        return;
+    }
     if (!flowset_add_conj(ctx->out, table, priority, cookie, m, id, clause,
                           n_clauses)) {
         svec_add_nocopy(ctx->problems,
                         xasprintf("conjunction %"PRIu32" clashes with another "
                                   "flow in table %d", id, table));
     }
+}
+
+/* Adds the flow of a rule that has only its target dimension (no peers,
+ * no ports): it allows every packet that matches 'm', the target.  At the
+ * policy's priority the same match can also be a target clause of another
+ * rule of the policy; every conjunction that clause takes part in needs
+ * 'm' too, so the plain flow subsumes them and replaces the clause flow.
+ * A plain flow already there (an earlier allow-everything rule) wins. */
+static void
+npc_add_target_allow(struct npc_ctx *ctx, enum np_table table,
+                     uint16_t priority, uint64_t cookie, const struct match *m,
+                     const struct ofpbuf *acts)
+{
+    struct np_flow *f = flowset_find(ctx->out, table, priority, m);
+    if (f && f->cookie == cookie) {
+        if (!f->n_conjs) {
+            return;
+        }
+        flowset_remove(ctx->out, f);
+    }
+    npc_add(ctx, table, priority, cookie, m, acts);
 }
 
 /* Stable identities. */
@@ -691,6 +718,16 @@ npc_gateway(struct npc_ctx *ctx)
         npc_match_src_kind(&m, NP_SRC_GATEWAY);
         npc_match_addr(&m, &in->gw_ips[i], true);
         npc_add(ctx, NP_T_INGRESS_RULE, NP_PRI_TOP - 2, cookie, &m, a);
+    }
+
+    /* ...and its pods always reach it: egress policy does not apply to
+     * the node's own addresses. */
+    for (size_t i = 0; i < in->n_gw_ips; i++) {
+        match_init_catchall(&m);
+        npc_match_addr(&m, &in->gw_ips[i], false);
+        a = npc_acts(ctx);
+        npc_put_goto(a, NP_T_FORWARD);
+        npc_add(ctx, NP_T_EGRESS_RULE, NP_PRI_TOP - 2, cookie, &m, a);
     }
 }
 
@@ -1008,7 +1045,8 @@ npc_emit_conj(struct npc_ctx *ctx, const struct npc_conj *c)
                 a = npc_acts(ctx);
                 npc_put_load(a, rule_reg, id, UINT32_MAX);
                 npc_put_goto(a, next);
-                npc_add(ctx, table, c->priority, c->cookie, &m, a);
+                npc_add_target_allow(ctx, table, c->priority, c->cookie, &m,
+                                     a);
             } else {
                 npc_add_conj(ctx, table, c->priority, c->cookie, &m, id,
                              target_clause, n_clauses);

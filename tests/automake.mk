@@ -34,14 +34,62 @@ tests_unit_test_label_selector_SOURCES = tests/unit/test-label-selector.c
 tests_unit_test_label_selector_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_label_selector_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test-npol-features
+tests_unit_test_npol_features_SOURCES = tests/unit/test-npol-features.c
+tests_unit_test_npol_features_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_npol_features_LDADD = $(UNIT_LDADD)
+
 # --- unit tests: CNI ---
 check_PROGRAMS += tests/unit/test-cni-config
 tests_unit_test_cni_config_SOURCES = tests/unit/test-cni-config.c
 tests_unit_test_cni_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cni_config_LDADD = $(UNIT_LDADD)
 
+# --- unit tests: deployment files (deploy/) ---
+check_PROGRAMS += tests/unit/test-deploy
+tests_unit_test_deploy_SOURCES = tests/unit/test-deploy.c
+tests_unit_test_deploy_CFLAGS = $(UNIT_CFLAGS) \
+	-DNP_DEPLOY_DIR='"$(abs_top_srcdir)/deploy"'
+tests_unit_test_deploy_LDADD = $(UNIT_LDADD)
+
+# --- differential test helper: tests/diff/np-world generates random worlds
+# and judges packets with a reference evaluator; tests/e2e/differential.sh
+# runs it.  It is built by "make check" (check_DATA) but is not a test
+# itself: as a check_PROGRAMS entry it would land in TESTS through
+# $(check_PROGRAMS) below.  No libnetpol: the reference evaluator shares no
+# code with the compiler it checks. ---
+EXTRA_PROGRAMS = tests/diff/np-world
+check_DATA = tests/diff/np-world$(EXEEXT)
+CLEANFILES += tests/diff/np-world$(EXEEXT)
+tests_diff_np_world_SOURCES = tests/diff/np-world.c
+tests_diff_np_world_LDADD = $(JANSSON_LIBS)
+
+# --- unit tests: API client ---
+check_PROGRAMS += tests/unit/test-watch-stream
+tests_unit_test_watch_stream_SOURCES = tests/unit/test-watch-stream.c
+tests_unit_test_watch_stream_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_watch_stream_LDADD = $(UNIT_LDADD)
+
+check_PROGRAMS += tests/unit/test-kubeconfig
+tests_unit_test_kubeconfig_SOURCES = tests/unit/test-kubeconfig.c
+tests_unit_test_kubeconfig_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_kubeconfig_LDADD = $(UNIT_LDADD)
+
+TESTS += tests/unit/valgrind-client.sh
+EXTRA_DIST += tests/unit/valgrind-client.sh
+
 TESTS += $(check_PROGRAMS) tests/unit/json-guard-poison.sh
 EXTRA_DIST += tests/unit/json-guard-poison.sh
+
+# --- test API server for the end-to-end tests (tests/fake-apiserver.c;
+# jansson and libevent only, no libnetpol).  A helper, not a test: built by
+# "make check" through check_DATA, like np-world. ---
+EXTRA_PROGRAMS += tests/fake-apiserver
+check_DATA += tests/fake-apiserver$(EXEEXT)
+CLEANFILES += tests/fake-apiserver$(EXEEXT)
+tests_fake_apiserver_SOURCES = tests/fake-apiserver.c
+tests_fake_apiserver_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS)
+tests_fake_apiserver_LDADD = $(JANSSON_LIBS) $(EVENT_LIBS)
 
 # --- end-to-end scripts ---
 TEST_EXTENSIONS = .sh
@@ -52,6 +100,10 @@ AM_TESTS_ENVIRONMENT = \
 	export top_srcdir top_builddir CC JANSSON_CFLAGS;
 E2E_TESTS = \
 	tests/e2e/cni-basic.sh \
-	tests/e2e/seed-policies.sh
+	tests/e2e/seed-policies.sh \
+	tests/e2e/features.sh \
+	tests/e2e/differential.sh \
+	tests/e2e/apiserver.sh \
+	tests/e2e/apiserver-faults.sh
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/apiserver-objects.sh

@@ -19,6 +19,11 @@
 #define NP_EXTID_CONTAINER_ID  "ovs-netpol/container-id"
 #define NP_EXTID_IFNAME        "ovs-netpol/ifname"
 
+/* The CNI network ("name" in the network configuration) the attachment
+ * belongs to, so that GC of one network leaves the ports of another on the
+ * same bridge alone. */
+#define NP_EXTID_NETWORK       "ovs-netpol/network"
+
 /* The pod's addresses as configured, comma-separated without prefix
  * lengths ("10.244.0.5,fd00::5"), and its interface MAC. */
 #define NP_EXTID_IPS           "ovs-netpol/ips"

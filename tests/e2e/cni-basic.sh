@@ -14,7 +14,8 @@
 #   - DEL is idempotent, and works after the netns is gone;
 #   - errors: missing CNI_NETNS (4), malformed JSON (6), unknown
 #     cniVersion (1), missing IPAM plugin (7), missing bridge (11), OVSDB
-#     unreachable (11), CNI_IFNAME taken (4);
+#     unreachable (11), CNI_IFNAME taken (4), host-local's own errors
+#     passed on;
 #   - a failed ADD, whichever step fails, leaves no veth, no OVS port and
 #     no host-local allocation behind.
 #
@@ -180,6 +181,11 @@ out=$(np_cni_conf | sed "s|\"ovsdb\":\"[^\"]*\"|\"ovsdb\":\"unix:$NP_TMP/nodb.so
       | cni_exec ADD ctr-c "$NS_C")
 expect_error 11 "OVS database" "$out"
 
+# host-local's own error is passed on, code and all, with context.
+out=$(np_cni_conf | cni_exec ADD ctr-c "$NS_C" \
+      "CNI_ARGS=IgnoreUnknown=1;IP=10.9.9.9")
+expect_error 999 "IPAM plugin host-local ADD failed: " "$out"
+
 out=$(np_cni_conf | cni_exec VERSION x "")
 [ "$out" = '{"cniVersion":"1.0.0","supportedVersions":["1.0.0","1.1.0"]}' ] \
     || np_fail "VERSION: $out"
@@ -203,9 +209,13 @@ for step in ipam veth netns port; do
         && np_fail "eth0 left in the netns after failure at $step"
 done
 
-# And the same attachment then succeeds.
-out=$(np_cni_conf | cni_exec ADD ctr-c "$NS_C") || np_fail "ADD c: $out"
+# And the same attachment then succeeds, here with an MTU on both ends.
+out=$(np_cni_conf | sed 's/"type":"ovs-netpol-cni",/&"mtu":1400,/' \
+      | cni_exec ADD ctr-c "$NS_C") || np_fail "ADD c: $out"
 [ "$(snapshot)" = 1/1/1 ] || np_fail "ADD c: $(snapshot)"
+ip -n "$NS_C" link show eth0 | grep -q 'mtu 1400 ' || np_fail "pod MTU"
+ip -n "$NP_NODE_NS" link show "$(host_ifname ctr-c)" | grep -q 'mtu 1400 ' \
+    || np_fail "host MTU"
 out=$(np_cni_conf | cni_exec DEL ctr-c "$NS_C") || np_fail "DEL c: $out"
 [ "$(snapshot)" = 0/0/0 ] || np_fail "DEL c: $(snapshot)"
 

@@ -215,7 +215,9 @@ np_serve() {
 # np_connect FROM-NETNS IP PORT: 0 if a TCP connection gets an answer.
 np_connect() {
     local out
-    out=$(ip netns exec "$1" timeout 3 socat -T2 - \
+    # -t: after stdin's EOF socat waits only -t seconds (default 0.5) for
+    # the answer, which a busy machine can miss.
+    out=$(ip netns exec "$1" timeout 3 socat -t2 -T2 - \
           "TCP:$2:$3,connect-timeout=1" </dev/null 2>/dev/null)
     [ -n "$out" ]
 }
@@ -229,6 +231,18 @@ np_manifest() {
 np_manifest_rm() { rm -f "$NP_TMP/manifests/$1"; }
 
 # --- Connectivity matrices (deploy/demo.sh, tests/e2e/seed-policies.sh) ---
+
+# np_probe FROM-NETNS IP PORT: 0 if a TCP connection gets an answer, like
+# np_connect but allowing $NP_PROBE_TIMEOUT seconds (default 4) to connect
+# and as long again for the answer: long enough for a retransmitted SYN and
+# for a busy machine (a server forks a shell per connection), so that "no
+# answer" means the connection was refused, not that the machine was slow.
+np_probe() {
+    local t=${NP_PROBE_TIMEOUT:-4} out
+    out=$(ip netns exec "$1" timeout $((2 * t + 2)) socat -t"$t" -T"$t" - \
+          "TCP:$2:$3,connect-timeout=$t" </dev/null 2>/dev/null)
+    [ -n "$out" ]
+}
 
 # np_matrix PORT "CLIENT..." "SERVER..."
 #   CLIENT: NAMESPACE/NAME of a pod made by np_pod_add, or "node" (the node's
@@ -248,7 +262,7 @@ np_matrix() {
         fi
         j=0
         for s in $servers; do
-            (np_connect "$ns" "${s#*=}" "$port" && echo ok || echo --) \
+            (np_probe "$ns" "${s#*=}" "$port" && echo ok || echo --) \
                 >"$dir/$i.$j" &
             pids="$pids $!"
             j=$((j + 1))
@@ -271,10 +285,11 @@ np_matrix() {
 }
 
 # np_matrix_wait PORT "CLIENT..." "SERVER..." EXPECTED: repeats np_matrix
-# until its output equals EXPECTED (same format), for up to $NP_WAIT seconds
-# (default 10).  Leaves the last matrix in NP_MATRIX.
+# until its output equals EXPECTED (same format), for up to
+# $NP_MATRIX_WAIT seconds (default 30; a round with refused connections
+# takes $NP_PROBE_TIMEOUT).  Leaves the last matrix in NP_MATRIX.
 np_matrix_wait() {
-    local deadline=$((SECONDS + ${NP_WAIT:-10}))
+    local deadline=$((SECONDS + ${NP_MATRIX_WAIT:-30}))
     while :; do
         NP_MATRIX=$(np_matrix "$1" "$2" "$3")
         [ "$NP_MATRIX" = "$4" ] && return 0
@@ -321,4 +336,223 @@ np_flows() {
     np_ofctl dump-flows "$NP_BRIDGE" "$@" | sed -E \
         -e 's/ (duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*,//g' \
         -e '/^(OFPST_FLOW|NXST_FLOW) reply/d'
+}
+
+# np_diag: what a failing test should show: the bridge's flows (with
+# counters), the node's conntrack entries and the controller's problems.
+np_diag() {
+    np_log "--- flows on $NP_BRIDGE"
+    np_ofctl dump-flows --names "$NP_BRIDGE" >&2
+    np_log "--- conntrack"
+    np_appctl_vswitchd dpctl/dump-conntrack >&2
+    np_log "--- netpol/problems"
+    np_appctl netpol/problems >&2
+    local ns
+    for ns in $NP_NETNS; do
+        np_log "--- neighbours in $ns"
+        ip -n "$ns" neigh >&2
+    done
+}
+
+# --- Test API server (tests/fake-apiserver.c; its header comment documents
+# the API and the /fake/ control requests) ---
+
+NP_APISERVER=$top_builddir/tests/fake-apiserver
+
+# np_api_start [SERVER-OPTIONS]: starts the fake API server on the node
+# namespace's loopback (call np_node_start first: the controller runs
+# there), requiring the bearer token in $NP_TMP/api/server-token, and
+# writes $NP_TMP/kubeconfig for it, whose user reads its token from
+# $NP_TMP/api/client-token (both "np-token-1" at first).  Sets NP_API_PID,
+# NP_API_PORT and NP_API_URL; the server logs to $NP_TMP/log/apiserver.log.
+# The np_api_* helpers use the server's control port, which needs no token
+# and stays up through np_api_down and every fault.
+np_api_start() {
+    [ -x "$NP_APISERVER" ] \
+        || { np_log "SKIP: $NP_APISERVER missing (make check builds it)"; \
+             exit 77; }
+    mkdir -p "$NP_TMP/api" "$NP_TMP/log"
+    echo np-token-1 >"$NP_TMP/api/server-token"
+    echo np-token-1 >"$NP_TMP/api/client-token"
+    rm -f "$NP_TMP/api/port" "$NP_TMP/api/control-port"
+    np_spawn ip netns exec "$NP_NODE_NS" "$NP_APISERVER" \
+        --port-file="$NP_TMP/api/port" \
+        --control-port-file="$NP_TMP/api/control-port" \
+        --token-file="$NP_TMP/api/server-token" -v "$@" \
+        >/dev/null 2>>"$NP_TMP/log/apiserver.log"
+    NP_API_PID=$NP_LAST_PID
+    np_wait_until test -s "$NP_TMP/api/port" \
+        || np_fail "fake API server did not start"
+    NP_API_PORT=$(cat "$NP_TMP/api/port")
+    NP_API_URL=http://127.0.0.1:$NP_API_PORT
+    cat >"$NP_TMP/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: $NP_API_URL
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: fake
+current-context: fake
+users:
+- name: fake
+  user:
+    tokenFile: $NP_TMP/api/client-token
+KUBECONFIG
+}
+
+np_api_stop() {
+    kill "$NP_API_PID" 2>/dev/null
+    wait "$NP_API_PID" 2>/dev/null
+}
+
+# np_api_ctl COMMAND...: "fake-apiserver ctl" on the server's control port
+# (apply FILE | delete KIND NS NAME | request METHOD PATH [FILE]).
+np_api_ctl() {
+    ip netns exec "$NP_NODE_NS" "$NP_APISERVER" ctl \
+        --port-file="$NP_TMP/api/control-port" "$@"
+}
+
+# np_api_apply FILE: creates or replaces the objects of a JSON file (an
+# object, a List or an array).
+np_api_apply() { np_api_ctl apply "$1" >/dev/null; }
+
+# np_api_apply_json: np_api_apply with the JSON on stdin.
+np_api_apply_json() {
+    local f
+    f=$(mktemp "$NP_TMP/api/apply.XXXXXX")
+    cat >"$f" && np_api_apply "$f"
+    local rc=$?
+    rm -f "$f"
+    return $rc
+}
+
+# np_api_delete KIND NAMESPACE NAME ("-" as NAMESPACE for Namespace).
+np_api_delete() { np_api_ctl delete "$1" "$2" "$3"; }
+
+# np_api_post PATH: a POST to the control interface (/fake/...).
+np_api_post() { np_api_ctl request POST "$1" >/dev/null; }
+
+# np_api_fault MODE [COUNT]: see /fake/fault.
+np_api_fault() { np_api_post "/fake/fault?mode=$1${2:+&count=$2}"; }
+
+# np_api_down SECONDS: the server goes away for SECONDS, then comes back
+# with its state.
+np_api_down() { np_api_post "/fake/down?seconds=$1"; }
+
+# np_api_state: the server's /fake/state JSON on one line.
+np_api_state() { np_api_ctl request GET /fake/state; }
+
+# np_api_count RESOURCE FIELD: a counter of /fake/state's "resources"
+# (RESOURCE: namespaces, pods, networkpolicies.networking.k8s.io, ...;
+# FIELD: objects, lists, watches or writes).
+np_api_count() {
+    np_api_state | sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9]*\).*/\1/p"
+}
+
+# np_api_stat KEY: a top-level number of /fake/state (watchesOpen,
+# requests, unauthorized, gone).
+np_api_stat() {
+    np_api_state | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+# np_controller_start_api [CONTROLLER-OPTIONS]: np_controller_start, with
+# the objects from the fake API server ($NP_TMP/kubeconfig) instead of the
+# manifest directory.  (np_controller_start always passes --manifests,
+# which excludes --kubeconfig.)
+np_controller_start_api() {
+    np_spawn ip netns exec "$NP_NODE_NS" env \
+        OVS_RUNDIR="$NP_TMP/run" OVS_DBDIR="$NP_TMP/db" \
+        OVS_LOGDIR="$NP_TMP/log" OVS_SYSCONFDIR="$NP_TMP/etc" \
+        "$NP_CONTROLLER" \
+        --ovsdb="unix:$NP_TMP/run/db.sock" --bridge="$NP_BRIDGE" \
+        --datapath-type=netdev --node-name=node1 \
+        --kubeconfig="$NP_TMP/kubeconfig" \
+        --unixctl="$NP_TMP/run/controller.ctl" \
+        --log-file="$NP_TMP/log/controller.log" -vconsole:off "$@"
+    NP_CONTROLLER_PID=$NP_LAST_PID
+    np_wait_until ip -n "$NP_NODE_NS" link show "$NP_GATEWAY" \
+        || np_fail "controller did not create $NP_GATEWAY"
+    ip -n "$NP_NODE_NS" addr replace "$NP_GW_IP/${NP_POD_CIDR#*/}" \
+        dev "$NP_GATEWAY"
+    ip -n "$NP_NODE_NS" link set "$NP_GATEWAY" up
+}
+
+# --- Verdicts from ofproto/trace (fast enough to time a change) ---
+
+# np_pod_addr POD-NAMESPACE POD-NAME: "OFPORT MAC IP" of a pod made by
+# np_pod_add, from its CNI result and OVSDB (remembered in $NP_TMP).
+np_pod_addr() {
+    local f=$NP_TMP/cni-$1-$2.json cache=$NP_TMP/addr-$1-$2 host mac ip
+    if [ ! -s "$cache" ]; then
+        host=$(sed -n 's/.*"interfaces":\[{"name":"\([^"]*\)".*/\1/p' "$f")
+        mac=$(sed -n 's/.*"mac":"\([^"]*\)","sandbox".*/\1/p' "$f")
+        ip=$(sed -n 's/.*"address":"\([^"/]*\)\/.*/\1/p' "$f")
+        printf '%s %s %s\n' "$(np_vsctl get Interface "$host" ofport)" \
+            "$mac" "$ip" >"$cache"
+    fi
+    cat "$cache"
+}
+
+# np_verdict FROM TO PORT: "ok" if the bridge forwards a new TCP
+# connection from pod FROM to pod TO (both NAMESPACE/NAME) on PORT, "--"
+# if it drops it (ofproto/trace with conntrack state trk,new).  The
+# control socket is a file, so ovs-appctl needs no "ip netns exec".
+np_verdict() {
+    local src dst out
+    src=$(np_pod_addr "${1%%/*}" "${1#*/}")
+    dst=$(np_pod_addr "${2%%/*}" "${2#*/}")
+    set -- $src $dst "$3"
+    local ctl=$NP_TMP/run/ovs-vswitchd.$(cat "$NP_TMP/run/ovs-vswitchd.pid")
+    local flow="in_port=$1,tcp,dl_src=$2,dl_dst=$5,nw_src=$3,nw_dst=$6"
+    flow="$flow,tp_src=40000,tp_dst=$7,tcp_flags=syn"
+    out=$(ovs-appctl -t "$ctl.ctl" ofproto/trace "$NP_BRIDGE" "$flow" \
+          --ct-next trk,new 2>&1 | grep '^Datapath actions:' | tail -n 1)
+    case $out in
+        *": drop") echo -- ;;
+        *[0-9]) echo ok ;;
+        *) echo "?" ;;
+    esac
+}
+
+# np_verdicts PORT "FROM>TO ...": np_verdict of each pair (traced in
+# parallel), on one line.
+np_verdicts() {
+    local pair i=0 pids="" line="" dir
+    dir=$(mktemp -d "$NP_TMP/verdicts.XXXXXX")
+    for pair in $2; do
+        np_verdict "${pair%%>*}" "${pair#*>}" "$1" >"$dir/$i" &
+        pids="$pids $!"
+        i=$((i + 1))
+    done
+    wait $pids
+    i=0
+    for pair in $2; do
+        line="$line $(cat "$dir/$i")"
+        i=$((i + 1))
+    done
+    rm -rf "$dir"
+    printf '%s\n' "${line# }"
+}
+
+# np_verdicts_wait PORT PAIRS EXPECTED SECONDS: repeats np_verdicts until
+# it prints EXPECTED, for up to SECONDS (a decimal number).  Leaves the
+# last verdicts in NP_VERDICTS and the time taken (until the end of the
+# np_verdicts that saw EXPECTED), in milliseconds, in NP_VERDICT_MS.
+np_verdicts_wait() {
+    local start now limit
+    start=$(date +%s%N)
+    limit=$(awk "BEGIN { printf \"%d\", $4 * 1000 }")
+    while :; do
+        NP_VERDICTS=$(np_verdicts "$1" "$2")
+        now=$(date +%s%N)
+        NP_VERDICT_MS=$(( (now - start) / 1000000 ))
+        [ "$NP_VERDICTS" = "$3" ] && return 0
+        [ $NP_VERDICT_MS -ge "$limit" ] && return 1
+        sleep 0.05
+    done
 }

@@ -51,8 +51,9 @@ expect() {
     else
         np_log "expected:"
         np_matrix_print "$SERVERS" "$2" >&2
-        np_log "got (after ${NP_WAIT:-10} s):"
+        np_log "got (after ${NP_MATRIX_WAIT:-30} s):"
         np_matrix_print "$SERVERS" "$NP_MATRIX" >&2
+        np_diag
         np_fail "$1: connectivity differs from the policies"
     fi
 }
@@ -106,7 +107,7 @@ expect "no policy: every connection succeeds" "$ALL_OK"
 np_manifest access-nginx.yaml <"$EX/access-nginx.yaml"
 expect "access-nginx: only demo/foo (and the node) reach demo/nginx" \
        "$ACCESS_NGINX"
-np_wait_until np_connect "$(ns_of demo/foo)" "$(ip_of demo/nginx)" 8080 \
+NP_WAIT=2 np_wait_until np_probe "$(ns_of demo/foo)" "$(ip_of demo/nginx)" 8080 \
     || np_fail "access-nginx (no ports) should allow foo -> nginx:8080"
 np_refused "$(ns_of demo/bar)" "$(ip_of demo/nginx)" 8080 \
     || np_fail "access-nginx should refuse bar -> nginx:8080"
@@ -154,11 +155,11 @@ spec:
     - protocol: TCP
       port: 8080
 EOF
-np_wait_until np_connect "$(ns_of demo/bar)" "$(ip_of demo/nginx)" 8080 \
+NP_WAIT=2 np_wait_until np_probe "$(ns_of demo/bar)" "$(ip_of demo/nginx)" 8080 \
     || np_fail "access-nginx-8080 should allow bar -> nginx:8080"
 np_refused "$(ns_of other/foo)" "$(ip_of demo/nginx)" 8080 \
     || np_fail "access-nginx-8080 should refuse other/foo -> nginx:8080"
-np_connect "$(ns_of demo/foo)" "$(ip_of demo/nginx)" 8080 \
+NP_WAIT=2 np_wait_until np_probe "$(ns_of demo/foo)" "$(ip_of demo/nginx)" 8080 \
     || np_fail "access-nginx-8080 broke foo -> nginx:8080"
 ids=$(conj_ids)
 [ "$(printf '%s\n' "$ids" | wc -l)" = 2 ] \

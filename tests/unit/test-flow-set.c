@@ -21,6 +21,7 @@
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofpbuf.h"
 #include "flow.h"
+#include "openvswitch/meta-flow.h"
 #include "packets.h"
 
 #define COOKIE_POLICY np_cookie(NP_COOKIE_PIPELINE, 0xdeadbeef)
@@ -441,6 +442,100 @@ test_clone_equal_swap(void **state OVS_UNUSED)
     flowset_destroy(&b);
 }
 
+/* "load" and "set_field" build the same action; a flow dump gives back
+ * "set_field".  They must compare equal and print as the switch would. */
+static void
+test_normalize(void **state OVS_UNUSED)
+{
+    struct flowset a, b;
+    struct match m;
+    struct ofpbuf acts;
+    ovs_be32 value = htonl(7);
+    ovs_be32 value2 = htonl(8);
+    const struct mf_field *reg3 = mf_from_id(MFF_REG3);
+
+    flowset_init(&a);
+    flowset_init(&b);
+    ofpbuf_init(&acts, 0);
+    match_init_catchall(&m);
+    match_set_conj_id(&m, 7);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+
+    ofpact_put_reg_load(&acts, reg3, &value, NULL);
+    put_goto(&acts, NP_T_COMMIT);
+    assert_true(flowset_add(&a, NP_T_INGRESS_RULE, 1000, 1, &m, &acts));
+    /* Adding it again is no conflict, whatever the padding holds. */
+    assert_true(flowset_add(&a, NP_T_INGRESS_RULE, 1000, 1, &m, &acts));
+
+    ofpbuf_clear(&acts);
+    ofpact_put_set_field(&acts, reg3, &value, NULL);
+    put_goto(&acts, NP_T_COMMIT);
+    assert_true(flowset_add(&b, NP_T_INGRESS_RULE, 1000, 1, &m, &acts));
+    assert_true(flowset_equal(&a, &b));
+
+    char *s = format_set(&a);
+    assert_string_equal(s, "cookie=0x1, table=7, priority=1000,conj_id=7,ip "
+                        "actions=set_field:0x7->reg3,goto_table:9\n");
+    free(s);
+
+    struct flowset_change *changes;
+    size_t n;
+    flowset_diff(&a, &b, &changes, &n);
+    assert_int_equal(n, 0);
+    free(changes);
+
+    /* Another value is another action. */
+    ofpbuf_clear(&acts);
+    ofpact_put_set_field(&acts, reg3, &value2, NULL);
+    put_goto(&acts, NP_T_COMMIT);
+    assert_false(flowset_add(&b, NP_T_INGRESS_RULE, 1000, 1, &m, &acts));
+    flowset_clear(&b);
+    assert_true(flowset_add(&b, NP_T_INGRESS_RULE, 1000, 1, &m, &acts));
+    assert_false(flowset_equal(&a, &b));
+    flowset_diff(&a, &b, &changes, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(changes[0].type, FLOWSET_MODIFY);
+    free(changes);
+
+    ofpbuf_uninit(&acts);
+    flowset_destroy(&a);
+    flowset_destroy(&b);
+}
+
+static void
+test_insert_remove(void **state OVS_UNUSED)
+{
+    struct flowset a, b;
+    struct match m;
+
+    flowset_init(&a);
+    flowset_init(&b);
+    match_reg1(&m, 1);
+    flowset_add_conj(&a, 7, 100, 1, &m, 3, 1, 2);
+    match_reg1(&m, 2);
+    flowset_add(&a, 7, 100, 1, &m, NULL);
+
+    const struct np_flow *f;
+    FLOWSET_FOR_EACH (f, &a) {
+        assert_null(flowset_find_flow(&b, f));
+        struct np_flow *copy = flowset_insert_copy(&b, f);
+        assert_ptr_equal(flowset_find_flow(&b, f), copy);
+        assert_true(np_flow_equal(f, copy));
+    }
+    assert_true(flowset_equal(&a, &b));
+
+    struct np_flow *g = flowset_find(&b, 7, 100, &m);
+    assert_non_null(g);
+    flowset_remove(&b, g);
+    assert_null(flowset_find(&b, 7, 100, &m));
+    assert_int_equal(flowset_count(&b), 1);
+    assert_false(flowset_equal(&a, &b));
+    assert_false(flowset_equal(&b, &a));
+
+    flowset_destroy(&a);
+    flowset_destroy(&b);
+}
+
 static void
 test_portmap(void **state OVS_UNUSED)
 {
@@ -506,6 +601,8 @@ main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_clone_equal_swap),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_insert_remove),
         cmocka_unit_test(test_portmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
