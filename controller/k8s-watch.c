@@ -374,6 +374,7 @@ k8s_watch_list_done__(struct k8s_watch *w, struct kcache *cache)
     w->list_rv = NULL;
     w->need_list = false;
     w->n_lists++;
+    w->backoff_msec = 0;        /* The server works: start over. */
     w->synced_at = time_msec();
     if (!w->synced) {
         VLOG_INFO("%s: synced, %"PRIuSIZE" objects at resourceVersion %s",
@@ -499,6 +500,7 @@ k8s_watch_apply__(struct k8s_watch *w, struct kcache *cache,
         k8s_watch_upsert__(w, cache, ev.object);
         k8s_watch_set_rv__(w, ev.resource_version);
         w->n_events++;
+        w->backoff_msec = 0;
         w->watch_events++;
         break;
 
@@ -517,6 +519,7 @@ k8s_watch_apply__(struct k8s_watch *w, struct kcache *cache,
         }
         k8s_watch_set_rv__(w, ev.resource_version);
         w->n_events++;
+        w->backoff_msec = 0;
         w->watch_events++;
         break;
     }
@@ -524,6 +527,7 @@ k8s_watch_apply__(struct k8s_watch *w, struct kcache *cache,
     case WSTREAM_BOOKMARK:
         k8s_watch_set_rv__(w, ev.resource_version);
         w->n_bookmarks++;
+        w->backoff_msec = 0;
         w->watch_events++;
         break;
 

@@ -8,8 +8,10 @@
 /* Kubernetes objects from a directory of manifests: every *.yaml, *.yml and
  * *.json file directly in the directory (hidden files excluded), each with
  * one object, several YAML documents or a v1 List.  The directory is
- * rescanned a few times a second; when a file is added, changed or removed
- * the cache is rebuilt from every file.  A file that cannot be read or
+ * watched with inotify (and rescanned every few seconds as a safety net)
+ * or, where inotify is unavailable, rescanned a few times a second.  Only
+ * files that were added or changed are read and parsed again, but the
+ * cache is then rebuilt from the last good contents of every file.  A file that cannot be read or
  * parsed is reported and its last good contents stay in effect; an object
  * that cannot be parsed is reported by file and object. */
 

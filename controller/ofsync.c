@@ -17,6 +17,7 @@
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
+#include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-errors.h"
@@ -40,6 +41,10 @@ VLOG_DEFINE_THIS_MODULE(ofsync);
 /* Backoff after a failed bundle or flow dump, in milliseconds. */
 #define OFSYNC_BACKOFF_MIN 1000
 #define OFSYNC_BACKOFF_MAX 8000
+
+/* Longest wait between OpenFlow connection attempts, in seconds (rconn's
+ * minimum, and the first backoff after a connection drops, is 1 s). */
+#define OFSYNC_MAX_RECONNECT_SEC 1
 
 enum ofsync_state {
     OFSYNC_S_DISCONNECTED,  /* No OpenFlow connection. */
@@ -90,6 +95,7 @@ struct ofsync {
     uint64_t n_flow_mods;
     uint64_t n_failures;
     uint64_t n_dumps;
+    uint64_t n_connects;
 };
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
@@ -115,8 +121,17 @@ ofsync_create(const char *target)
 
     /* No inactivity probes: the management socket is local, and a busy
      * ovs-vswitchd must not make us drop a connection with a bundle in
-     * flight.  A dead switch shows up as EOF. */
-    sw->rconn = rconn_create(0, 8, 0, 1u << OFP15_VERSION);
+     * flight.  A dead switch shows up as EOF (ovn-controller makes the same
+     * choice for its connection to ovs-vswitchd).
+     *
+     * Reconnect attempts every OFSYNC_MAX_RECONNECT_SEC at most: a
+     * restarted ovs-vswitchd runs with an empty flow table (fail_mode
+     * secure: it drops everything) or, with flow-restore-wait, forwards
+     * nothing new, until our bundle is in, so the time between its
+     * management socket coming back and our next attempt is pure outage.
+     * Connecting to a local socket that is not there yet costs nothing. */
+    sw->rconn = rconn_create(0, OFSYNC_MAX_RECONNECT_SEC, 0,
+                             1u << OFP15_VERSION);
     sw->tx_counter = rconn_packet_counter_create();
     flowset_init(&sw->installed);
     flowset_init(&sw->dumped);
@@ -250,6 +265,17 @@ ofsync_add_dumped_flow(struct ofsync *sw, const struct ofputil_flow_stats *fs)
         return;
     }
 
+    /* The switch gives every flow that matches an Ethernet-dependent field
+     * an exact match on packet_type=(0,0), Ethernet, the default that
+     * OpenFlow implies; the compiler leaves packet_type alone.  Without
+     * this, every such flow would differ from its desired twin, and a
+     * reconnect or restart would delete and add them all. */
+    struct match match = fs->match;
+    if (match_has_default_packet_type(&match)) {
+        match.flow.packet_type = htonl(0);
+        match.wc.masks.packet_type = htonl(0);
+    }
+
     /* Conjunction flows are stored as conjunction lists, as the compiler
      * builds them, so that they compare equal. */
     const struct ofpact *a;
@@ -266,7 +292,7 @@ ofsync_add_dumped_flow(struct ofsync *sw, const struct ofputil_flow_stats *fs)
         OFPACT_FOR_EACH (a, fs->ofpacts, fs->ofpacts_len) {
             const struct ofpact_conjunction *oc = ofpact_get_CONJUNCTION(a);
             ok = ok && flowset_add_conj(&sw->dumped, fs->table_id,
-                                        fs->priority, cookie, &fs->match,
+                                        fs->priority, cookie, &match,
                                         oc->id, oc->clause + 1,
                                         oc->n_clauses);
         }
@@ -274,7 +300,7 @@ ofsync_add_dumped_flow(struct ofsync *sw, const struct ofputil_flow_stats *fs)
         struct ofpbuf ofpacts = ofpbuf_const_initializer(fs->ofpacts,
                                                          fs->ofpacts_len);
         ok = flowset_add(&sw->dumped, fs->table_id, fs->priority, cookie,
-                         &fs->match, &ofpacts);
+                         &match, &ofpacts);
     }
     if (!ok) {
         /* Cannot happen: a switch has one flow per key and table. */
@@ -661,6 +687,7 @@ ofsync_run(struct ofsync *sw, const struct flowset *desired)
         /* A new connection: the switch may have anything. */
         VLOG_INFO("%s: connected, reading the bridge's flows", sw->target);
         sw->conn_seqno = seqno;
+        sw->n_connects++;
         ofsync_reset(sw, OFSYNC_S_NEED_DUMP);
     }
 
@@ -716,6 +743,12 @@ ofsync_is_synced(const struct ofsync *sw, const struct flowset *desired)
             && flowset_equal(&sw->installed, desired));
 }
 
+unsigned int
+ofsync_connection_seqno(const struct ofsync *sw)
+{
+    return rconn_get_connection_seqno(sw->rconn);
+}
+
 uint64_t
 ofsync_n_bundles(const struct ofsync *sw)
 {
@@ -746,6 +779,7 @@ ofsync_dump_status(const struct ofsync *sw, struct ds *s)
                   sw->in_flight ? "yes" : "no");
     ds_put_format(s, "bundles committed: %"PRIu64"\n", sw->n_bundles);
     ds_put_format(s, "flow_mods sent: %"PRIu64"\n", sw->n_flow_mods);
+    ds_put_format(s, "connections: %"PRIu64"\n", sw->n_connects);
     ds_put_format(s, "flow dumps: %"PRIu64"\n", sw->n_dumps);
     ds_put_format(s, "failures: %"PRIu64"\n", sw->n_failures);
     if (sw->retry_at != LLONG_MIN) {

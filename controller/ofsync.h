@@ -41,6 +41,11 @@ bool ofsync_is_connected(const struct ofsync *);
 /* True if the switch has acknowledged a state equal to 'desired'. */
 bool ofsync_is_synced(const struct ofsync *, const struct flowset *desired);
 
+/* A value that changes whenever the OpenFlow connection is made or
+ * dropped: ofsync_is_synced() with the same value twice means the same
+ * ovs-vswitchd has our flows. */
+unsigned int ofsync_connection_seqno(const struct ofsync *);
+
 /* Counters for tests and benchmarks: bundles committed and flow_mods sent
  * since creation. */
 uint64_t ofsync_n_bundles(const struct ofsync *);

@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "command-line.h"
@@ -83,11 +84,65 @@ struct ctl {
     size_t n_gw_ips;
     long long int next_gw_scan;
 
+    /* other_config:flow-restore-wait, while it is set: our flows must go
+     * into an ovs-vswitchd started with it before we remove it.
+     * 'frw_conn' is the OpenFlow connection on which being synced does not
+     * count (the ovs-vswitchd about to be restarted), if 'frw_wait_new'. */
+    bool frw_seen;
+    bool frw_wait_new;
+    unsigned int frw_conn;
+    long long int frw_since;
+
     struct sset problems;       /* Last compile's problems, to log news. */
+    struct ctl_stats *stats;    /* For netpol/stats. */
     bool exiting;
 };
 
 #define CTL_GW_SCAN_MSEC 1000
+
+/* Counters and stopwatches for netpol/stats, which benchmarks read
+ * (tests/bench/bench.sh).  CPU times are the main thread's; wall-clock
+ * times are microseconds since the epoch, so that another process can
+ * subtract the time at which it changed an input. */
+struct ctl_stats {
+    long long int start_wall_us;        /* When the controller started. */
+
+    /* Source runs that changed the cache (parse and rebuild). */
+    uint64_t n_source_changes;
+    long long int last_source_cpu_us, total_source_cpu_us;
+    long long int last_source_wall_us;  /* When the last change was seen. */
+
+    /* Compilations. */
+    uint64_t n_compiles;
+    long long int last_compile_cpu_us, total_compile_cpu_us;
+    long long int last_compile_end_wall_us;
+    size_t last_compile_flows;
+
+    /* Realizations: the switch acknowledged a state equal to the desired
+     * set of a compilation (once per compilation, possibly with no
+     * flow_mods if nothing changed). */
+    bool awaiting;                      /* Compiled, not installed yet. */
+    uint64_t n_realized;
+    long long int last_realized_wall_us;
+    long long int first_realized_wall_us;
+    uint64_t flow_mods_at_realize;      /* ofsync's count then. */
+    uint64_t last_change_flow_mods;     /* Sent for the last realization. */
+    uint64_t bundles_at_realize;
+    uint64_t last_change_bundles;
+};
+
+static long long int
+ctl_thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* How long flow-restore-wait that appeared while we were synced with a
+ * running ovs-vswitchd may wait for that ovs-vswitchd to be restarted
+ * before we remove it anyway (ovs-vswitchd honours it only at start). */
+#define CTL_FRW_MAX_WAIT_MSEC 30000
 
 static void
 usage(void)
@@ -350,11 +405,20 @@ ctl_compile(struct ctl *ctl)
         .reeval_established = ctl->opts.reeval_established,
     };
     long long int start = time_msec();
+    long long int cpu = ctl_thread_cpu_us();
 
     npol_compile(&input, &ctl->desired, &problems);
     ctl->have_desired = true;
     VLOG_DBG("compiled %"PRIuSIZE" flows in %lld ms",
              flowset_count(&ctl->desired), time_msec() - start);
+
+    struct ctl_stats *st = ctl->stats;
+    st->n_compiles++;
+    st->last_compile_cpu_us = ctl_thread_cpu_us() - cpu;
+    st->total_compile_cpu_us += st->last_compile_cpu_us;
+    st->last_compile_end_wall_us = time_wall_usec();
+    st->last_compile_flows = flowset_count(&ctl->desired);
+    st->awaiting = true;
 
     /* Log each problem when it first appears, not at every recompute. */
     struct sset now = SSET_INITIALIZER(&now);
@@ -411,10 +475,93 @@ ctl_source_dump(const struct ctl *ctl, struct ds *s)
     }
 }
 
+/* other_config:flow-restore-wait=true tells an ovs-vswitchd that starts
+ * to keep its datapath flows and to forward nothing new until whoever owns
+ * the OpenFlow tables has put them back; the owner then removes it.  We
+ * remove it once the full desired flow set is in the ovs-vswitchd that
+ * started with it:
+ *
+ *   - Found at start-up, or while disconnected from the switch: the next
+ *     ovs-vswitchd we sync with is the one.
+ *   - Appearing while we are synced with a running ovs-vswitchd (the order
+ *     of "ovs-ctl restart": set the flag, then restart the daemon): that
+ *     ovs-vswitchd ignores it, the next one will honour it, so only a sync
+ *     on a new connection counts.  If no restart comes within
+ *     CTL_FRW_MAX_WAIT_MSEC, we remove it anyway: left behind, it would
+ *     stall the next ovs-vswitchd until we reconnect.
+ *
+ * Until our flows are in, nothing is removed: an ovs-vswitchd waiting for
+ * flows forwards nothing new, which is closed, not open. */
+static void
+ctl_flow_restore_wait(struct ctl *ctl, bool synced)
+{
+    if (!ovsstate_flow_restore_wait(ctl->ovs)) {
+        ctl->frw_seen = false;
+        ovsstate_clear_flow_restore_wait(ctl->ovs, false);
+        return;
+    }
+
+    unsigned int conn = ofsync_connection_seqno(ctl->ofsync);
+    if (!ctl->frw_seen) {
+        ctl->frw_seen = true;
+        ctl->frw_since = time_msec();
+        ctl->frw_wait_new = synced;
+        ctl->frw_conn = conn;
+        VLOG_INFO("flow-restore-wait is set: %s",
+                  synced ? "will remove it once our flows are in the "
+                  "restarted ovs-vswitchd"
+                  : "will remove it once our flows are in");
+    }
+
+    bool clear = synced;
+    if (clear && ctl->frw_wait_new && conn == ctl->frw_conn) {
+        long long int deadline = ctl->frw_since + CTL_FRW_MAX_WAIT_MSEC;
+        if (time_msec() < deadline) {
+            clear = false;
+            poll_timer_wait_until(deadline);
+        } else {
+            VLOG_INFO("flow-restore-wait: ovs-vswitchd was not restarted "
+                      "within %d s, removing it", CTL_FRW_MAX_WAIT_MSEC / 1000);
+            ctl->frw_wait_new = false;
+        }
+    }
+    ovsstate_clear_flow_restore_wait(ctl->ovs, clear);
+}
+
+/* Records in 'ctl->stats' that the switch has the flows of the last
+ * compilation. */
+static void
+ctl_stats_realized(struct ctl *ctl)
+{
+    struct ctl_stats *st = ctl->stats;
+    uint64_t flow_mods = ofsync_n_flow_mods(ctl->ofsync);
+    uint64_t bundles = ofsync_n_bundles(ctl->ofsync);
+
+    st->awaiting = false;
+    st->n_realized++;
+    st->last_realized_wall_us = time_wall_usec();
+    if (!st->first_realized_wall_us) {
+        st->first_realized_wall_us = st->last_realized_wall_us;
+    }
+    st->last_change_flow_mods = flow_mods - st->flow_mods_at_realize;
+    st->flow_mods_at_realize = flow_mods;
+    st->last_change_bundles = bundles - st->bundles_at_realize;
+    st->bundles_at_realize = bundles;
+}
+
 static void
 ctl_run(struct ctl *ctl)
 {
+    uint64_t old_cache_seqno = kcache_seqno(ctl->cache);
+    long long int source_cpu = ctl_thread_cpu_us();
     ctl_source_run(ctl);
+    if (kcache_seqno(ctl->cache) != old_cache_seqno) {
+        struct ctl_stats *st = ctl->stats;
+        st->n_source_changes++;
+        st->last_source_cpu_us = ctl_thread_cpu_us() - source_cpu;
+        st->total_source_cpu_us += st->last_source_cpu_us;
+        st->last_source_wall_us = time_wall_usec();
+    }
     ovsstate_run(ctl->ovs);
 
     bool gw_changed = false;
@@ -451,10 +598,13 @@ ctl_run(struct ctl *ctl)
 
     bool synced = (ctl->have_desired
                    && ofsync_is_synced(ctl->ofsync, &ctl->desired));
+    ctl_flow_restore_wait(ctl, synced);
+    if (synced && ctl->stats->awaiting) {
+        ctl_stats_realized(ctl);
+    }
     if (synced && !ctl->ready) {
         VLOG_INFO("flows installed for synced inputs (%"PRIuSIZE" flows)",
                   flowset_count(&ctl->desired));
-        ovsstate_clear_flow_restore_wait(ctl->ovs);
         ovsstate_set_ready(ctl->ovs, true);
         ctl->ready = true;
     }
@@ -555,6 +705,51 @@ ctl_unixctl_problems(struct unixctl_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+ctl_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                  const char *argv[] OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    const struct ctl_stats *st = ctl->stats;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "start-wall-us: %lld\n", st->start_wall_us);
+    ds_put_format(&s, "source-changes: %"PRIu64"\n", st->n_source_changes);
+    ds_put_format(&s, "last-source-cpu-us: %lld\n", st->last_source_cpu_us);
+    ds_put_format(&s, "total-source-cpu-us: %lld\n",
+                  st->total_source_cpu_us);
+    ds_put_format(&s, "last-source-wall-us: %lld\n",
+                  st->last_source_wall_us);
+    ds_put_format(&s, "compiles: %"PRIu64"\n", st->n_compiles);
+    ds_put_format(&s, "last-compile-cpu-us: %lld\n",
+                  st->last_compile_cpu_us);
+    ds_put_format(&s, "total-compile-cpu-us: %lld\n",
+                  st->total_compile_cpu_us);
+    ds_put_format(&s, "last-compile-end-wall-us: %lld\n",
+                  st->last_compile_end_wall_us);
+    ds_put_format(&s, "desired-flows: %"PRIuSIZE"\n",
+                  flowset_count(&ctl->desired));
+    ds_put_format(&s, "realized: %"PRIu64"\n", st->n_realized);
+    ds_put_format(&s, "awaiting-install: %s\n",
+                  st->awaiting ? "yes" : "no");
+    ds_put_format(&s, "first-realized-wall-us: %lld\n",
+                  st->first_realized_wall_us);
+    ds_put_format(&s, "last-realized-wall-us: %lld\n",
+                  st->last_realized_wall_us);
+    ds_put_format(&s, "last-change-flow-mods: %"PRIu64"\n",
+                  st->last_change_flow_mods);
+    ds_put_format(&s, "last-change-bundles: %"PRIu64"\n",
+                  st->last_change_bundles);
+    if (ctl->ofsync) {
+        ds_put_format(&s, "bundles: %"PRIu64"\n",
+                      ofsync_n_bundles(ctl->ofsync));
+        ds_put_format(&s, "flow-mods: %"PRIu64"\n",
+                      ofsync_n_flow_mods(ctl->ofsync));
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
 ctl_unixctl_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
                       const char *argv[] OVS_UNUSED, void *ctl_)
 {
@@ -574,6 +769,8 @@ main(int argc, char *argv[])
     struct unixctl_server *unixctl;
     int retval;
 
+    ctl.stats = xzalloc(sizeof *ctl.stats);
+    ctl.stats->start_wall_us = time_wall_usec();
     set_program_name(argv[0]);
     ovs_cmdl_proctitle_init(argc, argv);
     fatal_ignore_sigpipe();
@@ -611,6 +808,8 @@ main(int argc, char *argv[])
                              ctl_unixctl_k8s_status, &ctl);
     unixctl_command_register("netpol/problems", "", 0, 0,
                              ctl_unixctl_problems, &ctl);
+    unixctl_command_register("netpol/stats", "", 0, 0, ctl_unixctl_stats,
+                             &ctl);
     unixctl_command_register("netpol/recompute", "", 0, 0,
                              ctl_unixctl_recompute, &ctl);
     daemonize_complete();
@@ -655,6 +854,7 @@ main(int argc, char *argv[])
     kcache_destroy(ctl.cache);
     flowset_destroy(&ctl.desired);
     sset_destroy(&ctl.problems);
+    free(ctl.stats);
     free(ctl.gw_ips);
     ctl_options_destroy(&ctl.opts);
     return 0;

@@ -49,6 +49,7 @@ struct ovsstate {
     ofp_port_t gateway_ofport;
     struct eth_addr gateway_mac;
     uint64_t seqno;
+    bool flow_restore_wait;     /* other_config:flow-restore-wait=true. */
 
     /* What the controller asked for in Open_vSwitch. */
     bool want_ready;
@@ -191,7 +192,9 @@ ovsstate_insert_gateway(struct ovsstate *os, struct ovsdb_idl_txn *txn)
     return ovsstate_insert_port(txn, os->gateway, "internal", &ids);
 }
 
-static const char *ovsstate_protocols[] = { "OpenFlow13",
+/* The controller speaks OpenFlow 1.5 (bundles); 1.0 stays enabled so that
+ * a plain "ovs-ofctl dump-flows br-int" works for whoever troubleshoots. */
+static const char *ovsstate_protocols[] = { "OpenFlow10", "OpenFlow13",
                                             "OpenFlow15" };
 
 /* Creates the bridge like "ovs-vsctl add-br" (the bridge and its local
@@ -322,6 +325,9 @@ ovsstate_configure_ovs(struct ovsstate *os)
 
     if (os->want_clear_flow_restore_wait
         && smap_get(&ovs->other_config, "flow-restore-wait")) {
+        /* Only ovs-vswitchd's start reads it: deleting it while the
+         * ovs-vswitchd that we synced with runs just tells it to stop
+         * waiting. */
         VLOG_INFO("clearing flow-restore-wait");
         ovsrec_open_vswitch_update_other_config_delkey(ovs,
                                                        "flow-restore-wait");
@@ -372,12 +378,25 @@ ovsstate_parse_mac(const char *s)
 static void
 ovsstate_refresh(struct ovsstate *os)
 {
+    /* While the IDL is disconnected (ovsdb-server restarting), its rows
+     * are the last contents it had and the seqno does not move; when it
+     * reconnects, the server's contents replace them within one
+     * ovsdb_idl_run(), so the copy below never sees an empty or half
+     * database.  Waiting for the connection is only belt and braces: the
+     * last known ports stay, and so do the flows. */
     unsigned int idl_seqno = ovsdb_idl_get_seqno(os->idl_loop.idl);
     if (idl_seqno == os->idl_seqno
-        || !ovsdb_idl_has_ever_connected(os->idl_loop.idl)) {
+        || !ovsdb_idl_has_ever_connected(os->idl_loop.idl)
+        || !ovsdb_idl_is_connected(os->idl_loop.idl)) {
         return;
     }
     os->idl_seqno = idl_seqno;
+
+    const struct ovsrec_open_vswitch *ovs
+        = ovsrec_open_vswitch_first(os->idl_loop.idl);
+    os->flow_restore_wait = (ovs && smap_get_bool(&ovs->other_config,
+                                                  "flow-restore-wait",
+                                                  false));
 
     struct portmap ports;
     ofp_port_t gw_ofport = OFPP_NONE;
@@ -395,6 +414,13 @@ ovsstate_refresh(struct ovsstate *os)
             if (os->gateway && !strcmp(iface->name, os->gateway)) {
                 gw_ofport = ofport;
                 gw_mac = ovsstate_parse_mac(iface->mac_in_use);
+                if (eth_addr_is_zero(gw_mac)) {
+                    /* mac_in_use is ephemeral: after an ovsdb-server
+                     * restart it stays empty until ovs-vswitchd writes it
+                     * again.  Keep the MAC we know rather than compile
+                     * the flows without it and back again. */
+                    gw_mac = os->gateway_mac;
+                }
                 continue;
             }
 
@@ -506,12 +532,19 @@ ovsstate_set_ready(struct ovsstate *os, bool ready)
     }
 }
 
-void
-ovsstate_clear_flow_restore_wait(struct ovsstate *os)
+bool
+ovsstate_flow_restore_wait(const struct ovsstate *os)
 {
-    if (!os->want_clear_flow_restore_wait) {
-        os->want_clear_flow_restore_wait = true;
-        if (os->txn && ovsdb_idl_has_ever_connected(os->idl_loop.idl)) {
+    return os->flow_restore_wait;
+}
+
+void
+ovsstate_clear_flow_restore_wait(struct ovsstate *os, bool clear)
+{
+    if (os->want_clear_flow_restore_wait != clear) {
+        os->want_clear_flow_restore_wait = clear;
+        if (clear && os->txn
+            && ovsdb_idl_has_ever_connected(os->idl_loop.idl)) {
             ovsstate_configure_ovs(os);
         }
     }
@@ -540,6 +573,8 @@ ovsstate_dump(const struct ovsstate *os, struct ds *s)
     }
     ds_put_format(s, "seqno: %"PRIu64"\n", os->seqno);
     ds_put_format(s, "ready: %s\n", os->want_ready ? "true" : "false");
+    ds_put_format(s, "flow-restore-wait: %s\n",
+                  os->flow_restore_wait ? "true" : "false");
     ds_put_format(s, "transaction failures: %"PRIu64"\n",
                   os->n_txn_failures);
     ds_put_format(s, "pod ports: %"PRIuSIZE"\n", portmap_count(&os->ports));

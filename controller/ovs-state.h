@@ -58,8 +58,15 @@ const char *ovsstate_bridge_target(const struct ovsstate *);
  * has synced (NP_EXTID_CONTROLLER_READY), for the CNI plugin's STATUS. */
 void ovsstate_set_ready(struct ovsstate *, bool ready);
 
-/* Clears other_config:flow-restore-wait once our flows are in. */
-void ovsstate_clear_flow_restore_wait(struct ovsstate *);
+/* True if the Open_vSwitch table has other_config:flow-restore-wait=true
+ * (an ovs-vswitchd started with it forwards nothing new and keeps its
+ * datapath flows until it is removed). */
+bool ovsstate_flow_restore_wait(const struct ovsstate *);
+
+/* While 'clear' is true, removes other_config:flow-restore-wait whenever it
+ * appears.  The controller asks for it only once its flows are in the
+ * ovs-vswitchd that the flag was meant for. */
+void ovsstate_clear_flow_restore_wait(struct ovsstate *, bool clear);
 
 void ovsstate_dump(const struct ovsstate *, struct ds *);
 

@@ -842,8 +842,8 @@ cni_host_local_is_reservation(const char *file_name)
 
 /* Parses 'text', the contents of a host-local reservation file:
  * "<containerID>\r\n<ifname>" (host-local 1.1.1 ends the line so; before
- * 0.8 it wrote the container id alone, and then '*ifnamep' is NULL).  Returns false if 'text' names no
- * container. */
+ * 0.8 it wrote the container id alone, and then '*ifnamep' is NULL).
+ * Returns false if 'text' names no container. */
 bool
 cni_host_local_parse_reservation(const char *text, char **container_idp,
                                  char **ifnamep)

@@ -826,6 +826,23 @@ npc_pod_in_policy_scope(const struct k8s_network_policy *np,
             && lsel_matches(&np->pod_selector, &pod->labels));
 }
 
+/* True if 'ip' lies in the ipBlock of 'peer' and in none of its
+ * excepts. */
+static bool
+npc_peer_block_contains(const struct k8s_policy_peer *peer,
+                        const struct k8s_cidr *ip)
+{
+    if (!npc_cidr_contains(peer->ip_block, ip)) {
+        return false;
+    }
+    for (size_t i = 0; i < peer->n_excepts; i++) {
+        if (npc_cidr_contains(&peer->excepts[i], ip)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Appends to 'out' every address 'peer' of 'np' selects. */
 static void
 npc_peer_cidrs(struct npc_ctx *ctx, const struct k8s_network_policy *np,
@@ -1129,18 +1146,43 @@ npc_rule(struct npc_ctx *ctx, const struct k8s_network_policy *np,
             }
         }
     } else if (named) {
+        /* (pod, address) pairs: pods.pods[i] has address ips.cidrs[i].  A
+         * selector peer contributes every address of the pods it selects,
+         * an ipBlock peer the pod addresses inside it: a named port
+         * resolves on the destination pod however the peer matched it. */
         struct npc_pods pods = { NULL, 0, 0 };
-        if (rule->has_peers) {
-            for (size_t i = 0; i < rule->n_peers; i++) {
-                if (!rule->peers[i].ip_block) {
-                    npc_peer_cidrs(ctx, np, &rule->peers[i], NULL, &pods);
+        struct npc_cidrs ips = { NULL, 0, 0 };
+        const struct k8s_pod *pod;
+        for (size_t i = 0; rule->has_peers && i < rule->n_peers; i++) {
+            const struct k8s_policy_peer *peer = &rule->peers[i];
+            if (peer->ip_block) {
+                KCACHE_FOR_EACH_POD (pod, ctx->in->cache) {
+                    for (size_t k = 0; npc_pod_is_live(pod)
+                                       && k < pod->n_ips; k++) {
+                        if (npc_peer_block_contains(peer, &pod->ips[k])) {
+                            npc_pods_add(&pods, pod);
+                            npc_cidrs_add(&ips, &pod->ips[k]);
+                        }
+                    }
                 }
+            } else {
+                struct npc_pods selected = { NULL, 0, 0 };
+                npc_peer_cidrs(ctx, np, peer, NULL, &selected);
+                for (size_t j = 0; j < selected.n; j++) {
+                    for (size_t k = 0; k < selected.pods[j]->n_ips; k++) {
+                        npc_pods_add(&pods, selected.pods[j]);
+                        npc_cidrs_add(&ips, &selected.pods[j]->ips[k]);
+                    }
+                }
+                free(selected.pods);
             }
-        } else {
-            const struct k8s_pod *pod;
+        }
+        if (!rule->has_peers) {
             KCACHE_FOR_EACH_POD (pod, ctx->in->cache) {
-                if (npc_pod_is_live(pod)) {
+                for (size_t k = 0; npc_pod_is_live(pod) && k < pod->n_ips;
+                     k++) {
                     npc_pods_add(&pods, pod);
+                    npc_cidrs_add(&ips, &pod->ips[k]);
                 }
             }
         }
@@ -1149,14 +1191,13 @@ npc_rule(struct npc_ctx *ctx, const struct k8s_network_policy *np,
             npc_rule_l4s(rule, false, pods.pods[i], &pod_l4s);
             if (pod_l4s.n) {
                 struct npc_group *g = npc_group_find(&groups, &pod_l4s);
-                for (size_t k = 0; k < pods.pods[i]->n_ips; k++) {
-                    npc_cidrs_add(&g->cidrs, &pods.pods[i]->ips[k]);
-                }
+                npc_cidrs_add(&g->cidrs, &ips.cidrs[i]);
             } else {
                 free(pod_l4s.l4s);
             }
         }
         free(pods.pods);
+        free(ips.cidrs);
     }
 
     /* One conjunction per group and address family. */

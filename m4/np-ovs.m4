@@ -3,7 +3,9 @@ dnl
 dnl Finds the Open vSwitch source and build trees that libopenvswitch and the
 dnl vswitch IDL come from.  --with-ovs-source and --with-ovs-build work as in
 dnl OVN.  Without them, Debian's openvswitch-source tarball is unpacked into
-dnl the build tree and configured there; "make" then builds only the library.
+dnl the build tree and configured there with Debian's directories (so the
+dnl library's default run directory is /var/run/openvswitch, where Debian's
+dnl openvswitch-switch puts db.sock); "make" then builds only the library.
 AC_DEFUN([NP_CHECK_OVS], [
   AC_ARG_WITH([ovs-source],
     [AS_HELP_STRING([--with-ovs-source=DIR], [Open vSwitch source tree])],
@@ -28,7 +30,8 @@ AC_DEFUN([NP_CHECK_OVS], [
       tar -xzf "$np_ovs_tarball" -C "$np_ovs_dir" --strip-components=1 \
         || AC_MSG_ERROR([cannot unpack $np_ovs_tarball])
       AC_MSG_NOTICE([configuring Open vSwitch in $np_ovs_dir])
-      (cd "$np_ovs_dir" && ./configure --enable-silent-rules >config.np.log 2>&1) \
+      (cd "$np_ovs_dir" && ./configure --prefix=/usr --localstatedir=/var \
+         --sysconfdir=/etc --enable-silent-rules >config.np.log 2>&1) \
         || AC_MSG_ERROR([Open vSwitch configure failed, see $np_ovs_dir/config.np.log])
     fi
     OVS_SRCDIR=$np_ovs_dir

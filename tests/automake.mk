@@ -91,6 +91,14 @@ tests_fake_apiserver_SOURCES = tests/fake-apiserver.c
 tests_fake_apiserver_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS)
 tests_fake_apiserver_LDADD = $(JANSSON_LIBS) $(EVENT_LIBS)
 
+# --- prober for the hitless fault test (tests/e2e/hitless.sh): a TCP echo
+# server and a client that opens a connection every 50 ms and keeps a
+# long-lived one.  libc only.  A helper, not a test, like np-world. ---
+EXTRA_PROGRAMS += tests/e2e/np-prober
+check_DATA += tests/e2e/np-prober$(EXEEXT)
+CLEANFILES += tests/e2e/np-prober$(EXEEXT)
+tests_e2e_np_prober_SOURCES = tests/e2e/np-prober.c
+
 # --- end-to-end scripts ---
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
@@ -100,10 +108,35 @@ AM_TESTS_ENVIRONMENT = \
 	export top_srcdir top_builddir CC JANSSON_CFLAGS;
 E2E_TESTS = \
 	tests/e2e/cni-basic.sh \
+	tests/e2e/cni-conformance.sh \
+	tests/e2e/cni-stress.sh \
 	tests/e2e/seed-policies.sh \
 	tests/e2e/features.sh \
 	tests/e2e/differential.sh \
 	tests/e2e/apiserver.sh \
-	tests/e2e/apiserver-faults.sh
+	tests/e2e/apiserver-faults.sh \
+	tests/e2e/hitless.sh
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/apiserver-objects.sh
+
+# --- scale benchmark: "make bench" generates workloads with
+# tests/bench/np-workload and runs the real controller against a real
+# ovs-vswitchd in a node namespace (tests/bench/bench.sh; needs root).
+# BENCH_PRESETS picks the presets (default: small medium large); the
+# results are printed next to the targets of docs/scale.md. ---
+EXTRA_PROGRAMS += tests/bench/np-workload
+CLEANFILES += tests/bench/np-workload$(EXEEXT)
+tests_bench_np_workload_SOURCES = tests/bench/np-workload.c
+EXTRA_PROGRAMS += tests/bench/np-compile-bench
+CLEANFILES += tests/bench/np-compile-bench$(EXEEXT)
+tests_bench_np_compile_bench_SOURCES = tests/bench/np-compile-bench.c
+tests_bench_np_compile_bench_LDADD = lib/libnetpol.la $(OVS_LIBADD) \
+	$(JANSSON_LIBS) $(YAML_LIBS)
+EXTRA_DIST += tests/bench/bench.sh
+BENCH_PRESETS = small medium large
+bench: controller/ovs-netpol-controller$(EXEEXT) \
+		tests/bench/np-workload$(EXEEXT) \
+		tests/bench/np-compile-bench$(EXEEXT)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	$(SHELL) $(abs_top_srcdir)/tests/bench/bench.sh $(BENCH_PRESETS)
+.PHONY: bench

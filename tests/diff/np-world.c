@@ -569,8 +569,13 @@ gen_ip_block(struct gen_world *w)
     case 4:
         /* The upstream e2e suite's "<podIP>/4 except <otherPodIP>/32",
          * host bits and all. */
-        p = gen_any_pod_with_ip(w, true);
-        q = gen_any_pod_with_ip(w, true);
+        /* Validation wants the except inside the block: both addresses
+         * from the pod network. */
+        do {
+            p = gen_any_pod_with_ip(w, true);
+            q = gen_any_pod_with_ip(w, true);
+        } while (strncmp(gen_pod_ip(p, true), "10.", 3)
+                 || strncmp(gen_pod_ip(q, true), "10.", 3) || p == q);
         cover(w, F_IPBLOCK_EXCEPT);
         return json_pack("{s:s, s:[s]}", "cidr",
                          fmt("%s/4", gen_pod_ip(p, true)), "except",

@@ -556,3 +556,61 @@ np_verdicts_wait() {
         sleep 0.05
     done
 }
+
+# --- Restarting the node's daemons (tests/e2e/hitless.sh) ---
+
+# np_daemon_kill NAME: kill -9 of the node's ovsdb-server or ovs-vswitchd
+# (NAME), by the pid in its pidfile, and waits until it is gone.
+np_daemon_kill() {
+    local pidf=$NP_TMP/run/$1.pid pid
+    pid=$(cat "$pidf" 2>/dev/null) || np_fail "no pidfile for $1"
+    kill -9 "$pid" 2>/dev/null
+    NP_WAIT=5 np_wait_until eval "! kill -0 $pid" \
+        || np_fail "$1 ($pid) did not die"
+    rm -f "$pidf"
+}
+
+# np_ovsdb_start: starts the node's ovsdb-server again on its database,
+# with np_node_start's arguments.
+np_ovsdb_start() {
+    np_node ovsdb-server "$NP_TMP/db/conf.db" \
+        --remote="punix:$NP_TMP/run/db.sock" \
+        --pidfile="$NP_TMP/run/ovsdb-server.pid" --detach \
+        --log-file="$NP_TMP/log/ovsdb-server.log" \
+        || np_fail "ovsdb-server did not start again"
+}
+
+# np_vswitchd_start: starts the node's ovs-vswitchd again, with
+# np_node_start's arguments, and gives the gateway port (re-created: with
+# the userspace datapath, internal ports are taps that die with the
+# daemon) its address back.
+np_vswitchd_start() {
+    np_node ovs-vswitchd "unix:$NP_TMP/run/db.sock" \
+        --pidfile="$NP_TMP/run/ovs-vswitchd.pid" --detach \
+        --log-file="$NP_TMP/log/ovs-vswitchd.log" \
+        || np_fail "ovs-vswitchd did not start again"
+    np_wait_until ip -n "$NP_NODE_NS" link show "$NP_GATEWAY" \
+        || np_fail "ovs-vswitchd did not re-create $NP_GATEWAY"
+    ip -n "$NP_NODE_NS" addr replace "$NP_GW_IP/${NP_POD_CIDR#*/}" \
+        dev "$NP_GATEWAY"
+    ip -n "$NP_NODE_NS" link set "$NP_GATEWAY" up
+}
+
+# np_status_get KEY: the value of "KEY: value" in netpol/status.
+np_status_get() {
+    np_appctl netpol/status 2>/dev/null | sed -n "s/^$1: //p" | head -n 1
+}
+
+# np_controller_synced: 0 if the controller is ready and the bridge has
+# exactly its desired flows, with nothing in flight.
+np_controller_synced() {
+    local st
+    st=$(np_appctl netpol/status 2>/dev/null) || return 1
+    printf '%s\n' "$st" | grep -q '^node .*, ready$' || return 1
+    printf '%s\n' "$st" | grep -q '^state: syncing$' || return 1
+    printf '%s\n' "$st" | grep -q '^bundle in flight: no$' || return 1
+    local want have
+    want=$(printf '%s\n' "$st" | sed -n 's/^desired flows: \([0-9]*\)$/\1/p')
+    have=$(printf '%s\n' "$st" | sed -n 's/^installed flows: //p')
+    [ -n "$want" ] && [ "$want" = "$have" ]
+}

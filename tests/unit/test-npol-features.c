@@ -906,6 +906,37 @@ test_named_ports_egress(void **state)
     HAS_NO(rules, "192.168");
     HAS_NO(rules, "nw_dst=10.244.0.10 ");
     free(rules);
+
+    /* An ipBlock that covers pod addresses: the named port resolves on
+     * each pod inside it, for the addresses inside it only.  (Regression:
+     * ipBlock peers used to contribute nothing to named ports.) */
+    policy(w, "b", "out", "  podSelector: {matchLabels: {app: client}}\n"
+           "  policyTypes: [Egress]\n"
+           "  egress: [{to: [{ipBlock: {cidr: 10.244.0.8/30, "
+           "except: [10.244.0.9/32]}}], ports: [{port: http}]}]\n");
+    compile(w);
+    assert_no_problems(w);
+    rules = rules_of(w, false);
+    struct sset web = SSET_INITIALIZER(&web);
+    struct sset db = SSET_INITIALIZER(&db);
+    conj_ids(rules, "nw_dst=10.244.0.10 ", &web);
+    conj_ids(rules, "nw_dst=10.244.0.11 ", &db);
+    assert_int_equal(sset_count(&web), 1);
+    assert_int_equal(sset_count(&db), 1);
+    assert_false(sset_equals(&web, &db));
+    p = (struct sset) SSET_INITIALIZER(&p);
+    conj_ids(rules, "tcp,tp_dst=80 ", &p);
+    assert_true(sset_equals(&p, &web));
+    sset_clear(&p);
+    conj_ids(rules, "tcp,tp_dst=8080 ", &p);
+    assert_true(sset_equals(&p, &db));
+    sset_destroy(&p);
+    sset_destroy(&web);
+    sset_destroy(&db);
+    HAS_NO(rules, "ipv6");          /* web's IPv6 address is outside. */
+    HAS_NO(rules, "nw_dst=10.244.0.13 ");
+    HAS_NO(rules, "nw_dst=10.244.0.9");
+    free(rules);
 }
 
 /* endPort: the range as value/mask pairs, exactly
