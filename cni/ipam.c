@@ -244,8 +244,14 @@ cni_ipam_exec(struct cni_ipam_call *call, char **outputp)
     posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(&attr, (POSIX_SPAWN_SETPGROUP
+                                     | POSIX_SPAWN_SETSIGDEF));
     posix_spawnattr_setpgroup(&attr, 0);
+    /* We ignore SIGPIPE; the delegate should not inherit that. */
+    sigset_t sigdef;
+    sigemptyset(&sigdef);
+    sigaddset(&sigdef, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &sigdef);
     int spawn_error = posix_spawn(&pid, path, &actions, &attr, argv,
                                   env.names);
     posix_spawnattr_destroy(&attr);

@@ -593,11 +593,30 @@ cni_check_failed(const char *format, ...)
     return error;
 }
 
+/* Returns the addresses of interface 'iface' of 'prev' as ADD wrote them
+ * into NP_EXTID_IPS: without prefix lengths, comma-separated. */
+static char *
+cni_prev_result_ips(const struct cni_prev_result *prev, int iface)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    for (size_t i = 0; i < prev->ipr.n_ips; i++) {
+        if (prev->ipr.ips[i].iface == iface) {
+            char *ip = cni_cidr_format(&prev->ipr.ips[i].address, false);
+            ds_put_format(&s, "%s%s", s.length ? "," : "", ip);
+            free(ip);
+        }
+    }
+    return ds_steal_cstr(&s);
+}
+
 /* Checks the OVS side of an attachment: its port on the configured
- * bridge, with an ofport and our external_ids. */
+ * bridge, with an ofport, our external_ids, and in them the addresses and
+ * MAC of the pod interface 'pod_iface' of 'prev'. */
 static struct cni_error *
 cni_check_port(const struct cni_env *env, const struct cni_netconf *conf,
-               const char *host_name)
+               const char *host_name, const struct cni_prev_result *prev,
+               int pod_iface)
 {
     struct cni_error *error = NULL;
     struct cni_ovs_port port;
@@ -628,6 +647,24 @@ cni_check_port(const struct cni_env *env, const struct cni_netconf *conf,
         error = cni_check_failed("OVS port %s does not belong to container "
                                  "%s interface %s", host_name,
                                  env->container_id, env->ifname);
+    } else {
+        const char *want_mac = prev->ifaces[pod_iface].mac;
+        const char *have_mac = smap_get_def(port.external_ids, NP_EXTID_MAC,
+                                            "");
+        const char *have_ips = smap_get_def(port.external_ids, NP_EXTID_IPS,
+                                            "");
+        char *want_ips = cni_prev_result_ips(prev, pod_iface);
+
+        if (strcmp(have_ips, want_ips)) {
+            error = cni_check_failed("OVS port %s has addresses \"%s\", "
+                                     "not \"%s\"", host_name, have_ips,
+                                     want_ips);
+        } else if (want_mac && strcasecmp(have_mac, want_mac)) {
+            error = cni_check_failed("OVS port %s has MAC \"%s\", not "
+                                     "\"%s\"", host_name, have_mac,
+                                     want_mac);
+        }
+        free(want_ips);
     }
     cni_ovs_close(ovs);
     return error;
@@ -713,7 +750,9 @@ cni_cmd_check(const struct cni_env *env, const struct cni_netconf *conf)
     }
 
     /* The host side. */
+    int host_iface = cni_prev_result_find_iface(&prev, host_name, NULL);
     err = cni_link_observe(host_name, &host);
+    cni_format_mac(&host.mac, mac_s);
     if (err) {
         error = cni_check_failed("%s: cannot read its state: %s", host_name,
                                  ovs_strerror(err));
@@ -722,6 +761,11 @@ cni_cmd_check(const struct cni_env *env, const struct cni_netconf *conf)
                                  host_name);
     } else if (!host.up) {
         error = cni_check_failed("host interface %s is down", host_name);
+    } else if (host_iface >= 0 && prev.ifaces[host_iface].mac
+               && strcasecmp(prev.ifaces[host_iface].mac, mac_s)) {
+        error = cni_check_failed("host interface %s has MAC %s, not %s",
+                                 host_name, mac_s,
+                                 prev.ifaces[host_iface].mac);
     } else if (conf->mtu && host.mtu != conf->mtu) {
         error = cni_check_failed("host interface %s has MTU %d, not %d",
                                  host_name, host.mtu, conf->mtu);
@@ -730,7 +774,7 @@ cni_cmd_check(const struct cni_env *env, const struct cni_netconf *conf)
         goto exit;
     }
 
-    error = cni_check_port(env, conf, host_name);
+    error = cni_check_port(env, conf, host_name, &prev, pod_iface);
     if (!error && conf->ipam_type) {
         error = cni_run_ipam(env, conf, CNI_CMD_CHECK, NULL, NULL);
     }

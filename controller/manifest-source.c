@@ -19,8 +19,9 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
-#include "sset.h"
 #include "openvswitch/vlog.h"
+#include "sset.h"
+#include "svec.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -33,18 +34,35 @@ VLOG_DEFINE_THIS_MODULE(manifest_source);
 #define MANIFEST_INOTIFY_SCAN_MSEC 2000
 #define MANIFEST_MAX_SIZE (64 * 1024 * 1024)
 
-/* One manifest file as last seen. */
+/* One manifest file as last seen.
+ *
+ * Only the text of the last good contents is kept, not its decoded JSON,
+ * which takes about ten times as much memory: the text is decoded again
+ * when the objects are needed (a full rebuild, or an object whose
+ * duplicate elsewhere went away), one file at a time. */
 struct manifest_file {
     char *name;                 /* File name, in the directory. */
     struct stat st;             /* To notice changes. */
-    json_t *objects;            /* Last good contents (array), or NULL. */
+    char *text;                 /* Last good contents, or NULL. */
+    size_t text_len;
+    size_t n_objects;           /* Objects in 'text'. */
+    struct svec keys;           /* manifest_key() of each object of a kind
+                                 * we take, in order. */
     char *error;                /* Why the current contents are not used. */
-    struct shash by_key;        /* manifest_key() -> json_t * in 'objects'
-                                 * (the last one), for the kinds we take. */
+
+    /* New contents read by the last scan, not yet decoded. */
+    char *new_text;
+    size_t new_len;
+    bool has_new;
+
+    /* During a rebuild only: 'text' decoded, and its objects by key (the
+     * last of each key). */
+    json_t *objects;
+    struct shash by_key;
 };
 
 /* Where the objects of one identity (kind, namespace, name) are: each file
- * and object that has it, once per object, in no particular order. */
+ * that has one, once per object, in no particular order. */
 struct manifest_key {
     enum k8s_kind kind;
     char *namespace;            /* NULL for Namespaces. */
@@ -59,9 +77,9 @@ struct manifest_source {
     long long int next_scan;
     bool synced;
 
-    /* For rebuilding only what changed: every identity that some file has
-     * (or had until the last rebuild), and the identities whose objects
-     * were added, changed or removed since the last rebuild. */
+    /* For updating only what changed: every identity some file has (or
+     * had until the last rebuild), and the identities whose objects were
+     * added, changed or removed since the last rebuild. */
     struct shash keys;          /* manifest_key() -> struct manifest_key. */
     struct sset dirty;
 
@@ -92,10 +110,13 @@ manifest_stat_equal(const struct stat *a, const struct stat *b)
             && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec);
 }
 
+/* Reads 'path' into '*textp' and '*lenp'.  Returns NULL or an error. */
 static char *
-manifest_read(const char *path, const struct stat *st, json_t **objectsp)
+manifest_read(const char *path, const struct stat *st, char **textp,
+              size_t *lenp)
 {
-    *objectsp = NULL;
+    *textp = NULL;
+    *lenp = 0;
     if (st->st_size > MANIFEST_MAX_SIZE) {
         return xasprintf("larger than %d bytes", MANIFEST_MAX_SIZE);
     }
@@ -120,11 +141,9 @@ manifest_read(const char *path, const struct stat *st, json_t **objectsp)
         ds_destroy(&text);
         return xasprintf("read error: %s", ovs_strerror(error));
     }
-
-    char *msg = k8s_decode_text(text.string ? text.string : "", text.length,
-                                objectsp);
-    ds_destroy(&text);
-    return msg;
+    *lenp = text.length;
+    *textp = ds_steal_cstr(&text);
+    return NULL;
 }
 
 struct manifest_source *
@@ -145,101 +164,28 @@ manifest_source_create(const char *dir)
     return ms;
 }
 
+/* Forgets the decoded objects of 'f'. */
+static void
+manifest_file_release(struct manifest_file *f)
+{
+    shash_clear(&f->by_key);
+    json_decref(f->objects);
+    f->objects = NULL;
+}
+
 static void
 manifest_file_destroy(struct manifest_file *f)
 {
     if (f) {
+        manifest_file_release(f);
         shash_destroy(&f->by_key);
-        json_decref(f->objects);
+        svec_destroy(&f->keys);
+        free(f->text);
+        free(f->new_text);
         free(f->error);
         free(f->name);
         free(f);
     }
-}
-
-/* Returns the identity of 'obj' as a string ("KIND/NAMESPACE/NAME", the
- * namespace as the parser defaults it) and stores its kind in '*kindp', or
- * returns NULL if it is not of a kind we take. */
-static char *
-manifest_key(const json_t *obj, enum k8s_kind *kindp)
-{
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    if (!kind || !k8s_kind_from_string(kind, kindp)) {
-        return NULL;
-    }
-    const json_t *metadata = json_object_get(obj, "metadata");
-    const char *name = json_string_value(json_object_get(metadata, "name"));
-    const json_t *ns = json_object_get(metadata, "namespace");
-    const char *ns_s = (*kindp == K8S_KIND_NAMESPACE ? ""
-                        : json_is_string(ns) ? json_string_value(ns)
-                        : !ns || json_is_null(ns) ? "default" : "");
-    return xasprintf("%d/%s/%s", (int) *kindp, ns_s, name ? name : "");
-}
-
-/* Adds the objects of 'f' to 'ms->keys' (if 'add') or removes them, and
- * marks their identities dirty. */
-static void
-manifest_file_index(struct manifest_source *ms, struct manifest_file *f,
-                    bool add)
-{
-    size_t idx;
-    json_t *obj;
-
-    if (!f->objects) {
-        return;
-    }
-    json_array_foreach (f->objects, idx, obj) {
-        enum k8s_kind kind;
-        char *key = manifest_key(obj, &kind);
-        if (!key) {
-            continue;
-        }
-        struct manifest_key *mk = shash_find_data(&ms->keys, key);
-        if (add) {
-            if (!mk) {
-                const json_t *md = json_object_get(obj, "metadata");
-                const char *ns = json_string_value(json_object_get(md,
-                                                            "namespace"));
-                const char *name = json_string_value(json_object_get(md,
-                                                                "name"));
-                mk = xzalloc(sizeof *mk);
-                mk->kind = kind;
-                mk->namespace = (kind == K8S_KIND_NAMESPACE ? NULL
-                                 : xstrdup(ns ? ns : "default"));
-                mk->name = xstrdup(name ? name : "");
-                shash_add(&ms->keys, key, mk);
-            }
-            if (mk->n >= mk->allocated) {
-                mk->files = x2nrealloc(mk->files, &mk->allocated,
-                                       sizeof *mk->files);
-            }
-            mk->files[mk->n++] = f;
-            shash_replace(&f->by_key, key, obj);
-        } else if (mk) {
-            for (size_t i = 0; i < mk->n; i++) {
-                if (mk->files[i] == f) {
-                    mk->files[i] = mk->files[--mk->n];
-                    break;
-                }
-            }
-        }
-        sset_add(&ms->dirty, key);
-        free(key);
-    }
-    if (!add) {
-        shash_clear(&f->by_key);
-    }
-}
-
-/* Replaces the contents of 'f' by 'objects' (a reference is taken over). */
-static void
-manifest_file_set_objects(struct manifest_source *ms, struct manifest_file *f,
-                          json_t *objects)
-{
-    manifest_file_index(ms, f, false);
-    json_decref(f->objects);
-    f->objects = objects;
-    manifest_file_index(ms, f, true);
 }
 
 static void
@@ -276,8 +222,148 @@ manifest_source_destroy(struct manifest_source *ms)
     }
 }
 
+/* Returns the identity of 'obj' as a string ("KIND/NAMESPACE/NAME", with
+ * the namespace the parser defaults to) and stores its kind, namespace and
+ * name in the out-parameters, or returns NULL if 'obj' is not of a kind we
+ * take. */
+static char *
+manifest_key(const json_t *obj, enum k8s_kind *kindp, const char **nsp,
+             const char **namep)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (!kind || !k8s_kind_from_string(kind, kindp)) {
+        return NULL;
+    }
+    const json_t *metadata = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(metadata, "name"));
+    const json_t *ns = json_object_get(metadata, "namespace");
+    *nsp = (*kindp == K8S_KIND_NAMESPACE ? NULL
+            : json_is_string(ns) ? json_string_value(ns)
+            : !ns || json_is_null(ns) ? "default" : "");
+    *namep = name ? name : "";
+    return xasprintf("%d/%s/%s", (int) *kindp, *nsp ? *nsp : "", *namep);
+}
+
+/* Marks the objects of 'f' (its 'keys') as gone from it. */
+static void
+manifest_file_unindex(struct manifest_source *ms, struct manifest_file *f)
+{
+    const char *key;
+    size_t i;
+
+    SVEC_FOR_EACH (i, key, &f->keys) {
+        struct manifest_key *mk = shash_find_data(&ms->keys, key);
+        for (size_t j = 0; mk && j < mk->n; j++) {
+            if (mk->files[j] == f) {
+                mk->files[j] = mk->files[--mk->n];
+                break;
+            }
+        }
+        sset_add(&ms->dirty, key);
+    }
+    svec_clear(&f->keys);
+}
+
+/* Records the objects of 'f->objects' as the file's and indexes them by
+ * key. */
+static void
+manifest_file_index(struct manifest_source *ms, struct manifest_file *f)
+{
+    size_t idx;
+    json_t *obj;
+
+    json_array_foreach (f->objects, idx, obj) {
+        enum k8s_kind kind;
+        const char *ns, *name;
+        char *key = manifest_key(obj, &kind, &ns, &name);
+        if (!key) {
+            continue;
+        }
+        struct manifest_key *mk = shash_find_data(&ms->keys, key);
+        if (!mk) {
+            mk = xzalloc(sizeof *mk);
+            mk->kind = kind;
+            mk->namespace = nullable_xstrdup(ns);
+            mk->name = xstrdup(name);
+            shash_add(&ms->keys, key, mk);
+        }
+        if (mk->n >= mk->allocated) {
+            mk->files = x2nrealloc(mk->files, &mk->allocated,
+                                   sizeof *mk->files);
+        }
+        mk->files[mk->n++] = f;
+        svec_add(&f->keys, key);
+        sset_add(&ms->dirty, key);
+        free(key);
+    }
+}
+
+/* Decodes the last good text of 'f' into 'f->objects', if it is not
+ * decoded yet, and indexes the objects by key if 'by_key'. */
+static void
+manifest_file_decode(const struct manifest_source *ms,
+                     struct manifest_file *f, bool by_key)
+{
+    if (!f->objects && f->text) {
+        char *error = k8s_decode_text(f->text, f->text_len, &f->objects);
+        if (error) {
+            /* It decoded before: only memory exhaustion could do this. */
+            VLOG_ERR("%s/%s: %s", ms->dir, f->name, error);
+            free(error);
+        }
+    }
+    if (by_key && f->objects && shash_is_empty(&f->by_key)) {
+        size_t idx;
+        json_t *obj;
+        json_array_foreach (f->objects, idx, obj) {
+            enum k8s_kind kind;
+            const char *ns, *name;
+            char *key = manifest_key(obj, &kind, &ns, &name);
+            if (key) {
+                shash_replace(&f->by_key, key, obj);
+                free(key);
+            }
+        }
+    }
+}
+
+/* Decodes the new contents of 'f' read by the last scan.  If they are
+ * good, they replace the old ones (the objects stay decoded in
+ * 'f->objects' until manifest_release_all()); otherwise the error is
+ * reported and the old contents stay. */
+static void
+manifest_file_take_new(struct manifest_source *ms, struct manifest_file *f)
+{
+    json_t *objects;
+    char *error = k8s_decode_text(f->new_text ? f->new_text : "",
+                                  f->new_len, &objects);
+
+    f->has_new = false;
+    if (error) {
+        VLOG_ERR("%s/%s: %s%s", ms->dir, f->name, error,
+                 f->text ? "; keeping its previous contents" : "");
+        free(f->error);
+        f->error = error;
+        free(f->new_text);
+        f->new_text = NULL;
+        return;
+    }
+
+    manifest_file_unindex(ms, f);
+    manifest_file_release(f);
+    free(f->error);
+    f->error = NULL;
+    free(f->text);
+    f->text = f->new_text;
+    f->text_len = f->new_len;
+    f->new_text = NULL;
+    f->objects = objects;
+    f->n_objects = json_array_size(objects);
+    manifest_file_index(ms, f);
+}
+
 /* Reads the directory; returns true if any file was added, changed or
- * removed. */
+ * removed.  New contents are only read here, not decoded. */
 static bool
 manifest_scan(struct manifest_source *ms)
 {
@@ -321,21 +407,28 @@ manifest_scan(struct manifest_source *ms)
         if (!f) {
             f = xzalloc(sizeof *f);
             f->name = xstrdup(de->d_name);
+            svec_init(&f->keys);
             shash_init(&f->by_key);
             shash_add(&ms->files, de->d_name, f);
         }
         f->st = st;
         changed = true;
 
-        json_t *objects;
-        char *error = manifest_read(path, &st, &objects);
-        free(f->error);
-        f->error = error;
+        char *text;
+        size_t len;
+        char *error = manifest_read(path, &st, &text, &len);
+        free(f->new_text);
+        f->new_text = NULL;
+        f->has_new = false;
         if (error) {
             VLOG_ERR("%s: %s%s", path, error,
-                     f->objects ? "; keeping its previous contents" : "");
+                     f->text ? "; keeping its previous contents" : "");
+            free(f->error);
+            f->error = error;
         } else {
-            manifest_file_set_objects(ms, f, objects);
+            f->new_text = text;
+            f->new_len = len;
+            f->has_new = true;
         }
         free(path);
     }
@@ -345,7 +438,7 @@ manifest_scan(struct manifest_source *ms)
     SHASH_FOR_EACH_SAFE (node, next, &ms->files) {
         if (!shash_find(&seen, node->name)) {
             VLOG_INFO("%s/%s: removed", ms->dir, node->name);
-            manifest_file_index(ms, node->data, false);
+            manifest_file_unindex(ms, node->data);
             manifest_file_destroy(node->data);
             shash_delete(&ms->files, node);
             changed = true;
@@ -355,8 +448,45 @@ manifest_scan(struct manifest_source *ms)
     return changed;
 }
 
+/* Adds the objects of 'f->objects' to 'cache'; returns the number of
+ * objects and adds the number that had errors to '*n_errors'. */
+static size_t
+manifest_load_file(const struct manifest_source *ms,
+                   const struct manifest_file *f, struct kcache *cache,
+                   size_t *n_errors)
+{
+    size_t idx, n = 0;
+    json_t *obj;
+
+    if (!f->objects) {
+        return 0;
+    }
+    json_array_foreach (f->objects, idx, obj) {
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        enum k8s_kind k;
+        if (!kind || !k8s_kind_from_string(kind, &k)) {
+            char *what = k8s_describe(obj, "object");
+            VLOG_WARN("%s/%s: %s: kind not handled, ignoring",
+                      ms->dir, f->name, what);
+            free(what);
+            continue;
+        }
+        char *error = kcache_upsert(cache, kind, obj);
+        if (error) {
+            VLOG_ERR("%s/%s: %s", ms->dir, f->name, error);
+            free(error);
+            (*n_errors)++;
+        }
+        n++;
+    }
+    return n;
+}
+
 /* Rebuilds 'cache' from the last good contents of every file, in file name
- * order; a later object of the same kind and name replaces an earlier one. */
+ * order; a later object of the same kind and name replaces an earlier one.
+ * Decodes one file at a time (taking new contents as it goes) and forgets
+ * its objects before the next, so that the decoded JSON of all files is
+ * never in memory at once. */
 static void
 manifest_rebuild_full(struct manifest_source *ms, struct kcache *cache)
 {
@@ -365,37 +495,94 @@ manifest_rebuild_full(struct manifest_source *ms, struct kcache *cache)
 
     kcache_clear(cache);
     for (size_t i = 0; i < shash_count(&ms->files); i++) {
-        const struct manifest_file *f = files[i]->data;
-        size_t idx;
-        json_t *obj;
+        struct manifest_file *f = files[i]->data;
 
-        if (!f->objects) {
-            continue;
+        if (f->has_new) {
+            manifest_file_take_new(ms, f);
         }
-        json_array_foreach (f->objects, idx, obj) {
-            const char *kind = json_string_value(json_object_get(obj,
-                                                                 "kind"));
-            enum k8s_kind k;
-            if (!kind || !k8s_kind_from_string(kind, &k)) {
-                char *what = k8s_describe(obj, "object");
-                VLOG_WARN("%s/%s: %s: kind not handled, ignoring",
-                          ms->dir, files[i]->name, what);
-                free(what);
-                continue;
-            }
-            char *error = kcache_upsert(cache, kind, obj);
-            if (error) {
-                VLOG_ERR("%s/%s: %s", ms->dir, files[i]->name, error);
-                free(error);
-                n_errors++;
-            }
-            n_objects++;
-        }
+        manifest_file_decode(ms, f, false);
+        n_objects += manifest_load_file(ms, f, cache, &n_errors);
+        manifest_file_release(f);
     }
     free(files);
     VLOG_INFO("%s: loaded %"PRIuSIZE" objects from %"PRIuSIZE" files "
               "(%"PRIuSIZE" with errors)", ms->dir, n_objects,
               shash_count(&ms->files), n_errors);
+}
+
+/* Brings 'cache' up to date with the files.  On the first load, the cache
+ * is built from every file.  After that, only the objects whose identity
+ * is dirty are removed and parsed again: that gives the same cache as a
+ * full rebuild as long as each of them appears once in all the files; if
+ * one appears more than once (where file order and parse errors decide
+ * which one counts), the cache is rebuilt from every file. */
+static void
+manifest_rebuild(struct manifest_source *ms, struct kcache *cache)
+{
+    struct shash_node *node;
+    const char *key;
+
+    if (!ms->synced) {
+        manifest_rebuild_full(ms, cache);
+        goto done;
+    }
+
+    SHASH_FOR_EACH (node, &ms->files) {
+        struct manifest_file *f = node->data;
+        if (f->has_new) {
+            manifest_file_take_new(ms, f);
+        }
+    }
+
+    bool full = false;
+    SSET_FOR_EACH (key, &ms->dirty) {
+        const struct manifest_key *mk = shash_find_data(&ms->keys, key);
+        if (mk && mk->n > 1) {
+            full = true;
+            break;
+        }
+    }
+    if (full) {
+        manifest_rebuild_full(ms, cache);
+        goto done;
+    }
+
+    size_t n_errors = 0;
+    SSET_FOR_EACH (key, &ms->dirty) {
+        const struct manifest_key *mk = shash_find_data(&ms->keys, key);
+        if (!mk) {
+            continue;
+        }
+        kcache_remove(cache, mk->kind, mk->namespace, mk->name);
+        if (mk->n == 1) {
+            struct manifest_file *f = mk->files[0];
+            manifest_file_decode(ms, f, true);
+            const json_t *obj = shash_find_data(&f->by_key, key);
+            char *error = obj ? kcache_upsert(cache, NULL, obj) : NULL;
+            if (error) {
+                VLOG_ERR("%s/%s: %s", ms->dir, f->name, error);
+                free(error);
+                n_errors++;
+            }
+        }
+    }
+    VLOG_DBG("%s: updated %"PRIuSIZE" objects (%"PRIuSIZE" with errors)",
+             ms->dir, sset_count(&ms->dirty), n_errors);
+
+done:
+    /* Forget decoded objects and the identities no file has any more. */
+    SHASH_FOR_EACH (node, &ms->files) {
+        manifest_file_release(node->data);
+    }
+    SSET_FOR_EACH (key, &ms->dirty) {
+        struct shash_node *kn = shash_find(&ms->keys, key);
+        struct manifest_key *mk = kn ? kn->data : NULL;
+        if (mk && !mk->n) {
+            manifest_key_destroy(mk);
+            shash_delete(&ms->keys, kn);
+        }
+    }
+    sset_clear(&ms->dirty);
 }
 
 /* Sets up the inotify watch on the directory if it is not there yet.
@@ -449,61 +636,6 @@ manifest_drain_events(struct manifest_source *ms)
     return scan;
 }
 
-/* Brings 'cache' up to date with the files.  Only the objects whose
- * identity is dirty are removed and parsed again, which gives the same
- * cache as manifest_rebuild_full() as long as each of them appears once in
- * all the files; if one appears more than once (where file order and
- * parse errors decide which one counts), or on the first load, the cache
- * is rebuilt from every file. */
-static void
-manifest_rebuild(struct manifest_source *ms, struct kcache *cache)
-{
-    bool full = !ms->synced;
-    const char *key;
-
-    SSET_FOR_EACH (key, &ms->dirty) {
-        const struct manifest_key *mk = shash_find_data(&ms->keys, key);
-        if (mk && mk->n > 1) {
-            full = true;
-            break;
-        }
-    }
-
-    if (full) {
-        manifest_rebuild_full(ms, cache);
-    } else {
-        SSET_FOR_EACH (key, &ms->dirty) {
-            const struct manifest_key *mk = shash_find_data(&ms->keys, key);
-            if (!mk) {
-                continue;
-            }
-            kcache_remove(cache, mk->kind, mk->namespace, mk->name);
-            if (mk->n == 1) {
-                const struct manifest_file *f = mk->files[0];
-                const json_t *obj = shash_find_data(&f->by_key, key);
-                char *error = kcache_upsert(cache, NULL, obj);
-                if (error) {
-                    VLOG_ERR("%s/%s: %s", ms->dir, f->name, error);
-                    free(error);
-                }
-            }
-        }
-        VLOG_DBG("%s: updated %"PRIuSIZE" objects", ms->dir,
-                 sset_count(&ms->dirty));
-    }
-
-    /* Forget the identities no file has any more. */
-    SSET_FOR_EACH (key, &ms->dirty) {
-        struct shash_node *node = shash_find(&ms->keys, key);
-        struct manifest_key *mk = node ? node->data : NULL;
-        if (mk && !mk->n) {
-            manifest_key_destroy(mk);
-            shash_delete(&ms->keys, node);
-        }
-    }
-    sset_clear(&ms->dirty);
-}
-
 void
 manifest_source_run(struct manifest_source *ms, struct kcache *cache)
 {
@@ -549,7 +681,7 @@ manifest_source_dump(const struct manifest_source *ms, struct ds *s)
     for (size_t i = 0; i < shash_count(&ms->files); i++) {
         const struct manifest_file *f = files[i]->data;
         ds_put_format(s, "  %s: %"PRIuSIZE" objects%s%s\n", files[i]->name,
-                      f->objects ? json_array_size(f->objects) : 0,
+                      f->text ? f->n_objects : 0,
                       f->error ? "; error: " : "",
                       f->error ? f->error : "");
     }

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/flow-set.h"
 #include "netpol/pipeline.h"
@@ -46,6 +47,10 @@ VLOG_DEFINE_THIS_MODULE(ofsync);
  * minimum, and the first backoff after a connection drops, is 1 s). */
 #define OFSYNC_MAX_RECONNECT_SEC 1
 
+/* While disconnected from a "unix:" target, how often to look at the
+ * socket file for a new ovs-vswitchd, in milliseconds. */
+#define OFSYNC_SOCKET_CHECK_MSEC 100
+
 enum ofsync_state {
     OFSYNC_S_DISCONNECTED,  /* No OpenFlow connection. */
     OFSYNC_S_NEED_DUMP,     /* Connected; 'installed' unknown. */
@@ -66,6 +71,14 @@ struct ofsync {
     struct rconn_packet_counter *tx_counter;
     char *target;
     unsigned int conn_seqno;    /* Of 'rconn' when we last (re)started. */
+
+    /* For a "unix:" target: the socket file, and the identity of the one
+     * we last connected or tried to connect to. */
+    char *sock_path;
+    dev_t sock_dev;
+    ino_t sock_ino;
+    struct timespec sock_ctime;
+    long long int next_sock_check;
     enum ofsync_state state;
 
     /* The flows of ours that the switch has, as far as we know.  Valid in
@@ -153,6 +166,7 @@ ofsync_destroy(struct ofsync *sw)
         flowset_destroy(&sw->pending);
         free(sw->sent);
         free(sw->target);
+        free(sw->sock_path);
         free(sw);
     }
 }
@@ -166,6 +180,13 @@ ofsync_set_target(struct ofsync *sw, const char *target)
 
     free(sw->target);
     sw->target = nullable_xstrdup(target);
+    free(sw->sock_path);
+    sw->sock_path = (target && !strncmp(target, "unix:", 5)
+                     ? xstrdup(target + 5) : NULL);
+    sw->sock_dev = 0;
+    sw->sock_ino = 0;
+    sw->sock_ctime = (struct timespec) { 0, 0 };
+    sw->next_sock_check = LLONG_MIN;
     ofsync_reset(sw, OFSYNC_S_DISCONNECTED);
     if (target) {
         rconn_connect(sw->rconn, target, target);
@@ -670,10 +691,49 @@ ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
              sw->target, sw->bundle_id, n_flow_mods);
 }
 
+/* Reads the identity of the socket file into 'sw'.  Returns true if it is a
+ * socket other than the one recorded before. */
+static bool
+ofsync_stat_socket(struct ofsync *sw)
+{
+    struct stat st;
+
+    if (!sw->sock_path || stat(sw->sock_path, &st) || !S_ISSOCK(st.st_mode)
+        || (st.st_dev == sw->sock_dev && st.st_ino == sw->sock_ino
+            && st.st_ctim.tv_sec == sw->sock_ctime.tv_sec
+            && st.st_ctim.tv_nsec == sw->sock_ctime.tv_nsec)) {
+        return false;
+    }
+    sw->sock_dev = st.st_dev;
+    sw->sock_ino = st.st_ino;
+    sw->sock_ctime = st.st_ctim;
+    return true;
+}
+
+/* rconn retries a lost connection once a second.  A restarted ovs-vswitchd
+ * makes its management socket anew, and until our flows are in it forwards
+ * nothing: so while disconnected, look at the socket file every
+ * OFSYNC_SOCKET_CHECK_MSEC and connect at once when a new one appears. */
+static void
+ofsync_check_socket(struct ofsync *sw)
+{
+    if (!sw->sock_path || time_msec() < sw->next_sock_check) {
+        return;
+    }
+    sw->next_sock_check = time_msec() + OFSYNC_SOCKET_CHECK_MSEC;
+    if (ofsync_stat_socket(sw)) {
+        VLOG_INFO("%s: new socket, connecting now", sw->target);
+        rconn_connect(sw->rconn, sw->target, sw->target);
+    }
+}
+
 void
 ofsync_run(struct ofsync *sw, const struct flowset *desired)
 {
     rconn_run(sw->rconn);
+    if (!rconn_is_connected(sw->rconn)) {
+        ofsync_check_socket(sw);
+    }
 
     if (!rconn_is_connected(sw->rconn) || rconn_get_version(sw->rconn) < 0) {
         if (sw->state != OFSYNC_S_DISCONNECTED) {
@@ -688,6 +748,7 @@ ofsync_run(struct ofsync *sw, const struct flowset *desired)
         VLOG_INFO("%s: connected, reading the bridge's flows", sw->target);
         sw->conn_seqno = seqno;
         sw->n_connects++;
+        ofsync_stat_socket(sw);
         ofsync_reset(sw, OFSYNC_S_NEED_DUMP);
     }
 
@@ -723,6 +784,9 @@ ofsync_wait(struct ofsync *sw)
 {
     rconn_run_wait(sw->rconn);
     rconn_recv_wait(sw->rconn);
+    if (sw->sock_path && !rconn_is_connected(sw->rconn)) {
+        poll_timer_wait_until(sw->next_sock_check);
+    }
     if (sw->retry_at != LLONG_MIN) {
         poll_timer_wait_until(sw->retry_at);
     }

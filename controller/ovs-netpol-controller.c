@@ -13,6 +13,8 @@
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +56,9 @@ struct ctl_options {
     char *bridge;
     char *datapath_type;
     char *gateway;
+    char *gateway_address;      /* "IP/PLEN" to give the gateway, or NULL. */
+    ovs_be32 gateway_ip;        /* Parsed from 'gateway_address'. */
+    unsigned int gateway_plen;
     char *node_name;
     char *unixctl_path;
     bool reeval_established;
@@ -165,6 +170,9 @@ usage(void)
            "  --bridge=NAME           integration bridge (default: br-int)\n"
            "  --datapath-type=TYPE    datapath type when creating the bridge\n"
            "  --gateway=NAME          node gateway port (default: np-gw0)\n"
+           "  --gateway-address=IP/PLEN  IPv4 address the controller keeps\n"
+           "                          on the gateway port (the pod subnet's\n"
+           "                          gateway, e.g. 10.244.0.1/24)\n"
            "  --node-name=NAME        this node (default: $NODE_NAME, else\n"
            "                          the host name)\n"
            "  --keep-established      do not re-evaluate the request\n"
@@ -181,6 +189,97 @@ usage(void)
     exit(EXIT_SUCCESS);
 }
 
+/* Parses "IP/PLEN" (host bits set, as a gateway address has them). */
+static char *
+ctl_parse_gateway_address(const char *s, ovs_be32 *ipp, unsigned int *plenp)
+{
+    char *copy = xstrdup(s);
+    char *slash = strchr(copy, '/');
+    char *error = NULL;
+    int plen;
+
+    if (slash) {
+        *slash = '\0';
+    }
+    if (!slash || !ip_parse(copy, ipp)
+        || !str_to_int(slash + 1, 10, &plen) || plen < 1 || plen > 32) {
+        error = xasprintf("\"%s\" is not an IPv4 address with a prefix "
+                          "length, such as 10.244.0.1/24", s);
+    } else {
+        *plenp = plen;
+    }
+    free(copy);
+    return error;
+}
+
+/* Gives interface 'name' the address 'ip'/'plen' and brings it up. */
+static int
+ctl_set_gateway_address(const char *name, ovs_be32 ip, unsigned int plen)
+{
+    struct ifreq ifr;
+    struct sockaddr_in *sin = ALIGNED_CAST(struct sockaddr_in *,
+                                           &ifr.ifr_addr);
+    int error = 0;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    if (fd < 0) {
+        return errno;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    ovs_strlcpy(ifr.ifr_name, name, sizeof ifr.ifr_name);
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = ip;
+    if (ioctl(fd, SIOCSIFADDR, &ifr)) {
+        error = errno;
+        goto out;
+    }
+    sin->sin_addr.s_addr = be32_prefix_mask(plen);
+    if (ioctl(fd, SIOCSIFNETMASK, &ifr) || ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+        error = errno;
+        goto out;
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr)) {
+        error = errno;
+    }
+out:
+    close(fd);
+    return error;
+}
+
+/* Keeps --gateway-address on the gateway port, once OVS has made it.
+ * Returns true if it set the address. */
+static bool
+ctl_ensure_gateway_address(struct ctl *ctl)
+{
+    ovs_be32 ip = ctl->opts.gateway_ip;
+
+    if (!ctl->opts.gateway_address
+        || ovsstate_gateway_ofport(ctl->ovs) == OFPP_NONE
+        || !if_nametoindex(ctl->opts.gateway)) {
+        return false;
+    }
+    for (size_t i = 0; i < ctl->n_gw_ips; i++) {
+        if (ctl->gw_ips[i].is_ipv4
+            && in6_addr_get_mapped_ipv4(&ctl->gw_ips[i].addr) == ip) {
+            return false;
+        }
+    }
+
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+    int error = ctl_set_gateway_address(ctl->opts.gateway, ip,
+                                        ctl->opts.gateway_plen);
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: cannot set address %s (%s)",
+                     ctl->opts.gateway, ctl->opts.gateway_address,
+                     ovs_strerror(error));
+    } else {
+        VLOG_INFO("%s: address set to %s", ctl->opts.gateway,
+                  ctl->opts.gateway_address);
+    }
+    return !error;
+}
+
 static void
 parse_options(int argc, char *argv[], struct ctl_options *o)
 {
@@ -194,6 +293,7 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
         OPT_BRIDGE,
         OPT_DATAPATH_TYPE,
         OPT_GATEWAY,
+        OPT_GATEWAY_ADDRESS,
         OPT_NODE_NAME,
         OPT_KEEP_ESTABLISHED,
         OPT_UNIXCTL,
@@ -210,6 +310,7 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
         {"bridge", required_argument, NULL, OPT_BRIDGE},
         {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
         {"gateway", required_argument, NULL, OPT_GATEWAY},
+        {"gateway-address", required_argument, NULL, OPT_GATEWAY_ADDRESS},
         {"node-name", required_argument, NULL, OPT_NODE_NAME},
         {"keep-established", no_argument, NULL, OPT_KEEP_ESTABLISHED},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -266,8 +367,19 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
             break;
         case OPT_GATEWAY:
             free(o->gateway);
+    free(o->gateway_address);
             o->gateway = xstrdup(optarg);
             break;
+        case OPT_GATEWAY_ADDRESS: {
+            char *error = ctl_parse_gateway_address(optarg, &o->gateway_ip,
+                                                    &o->gateway_plen);
+            if (error) {
+                ovs_fatal(0, "--gateway-address: %s", error);
+            }
+            free(o->gateway_address);
+            o->gateway_address = xstrdup(optarg);
+            break;
+        }
         case OPT_NODE_NAME:
             free(o->node_name);
             o->node_name = xstrdup(optarg);
@@ -567,6 +679,9 @@ ctl_run(struct ctl *ctl)
     bool gw_changed = false;
     if (time_msec() >= ctl->next_gw_scan) {
         gw_changed = ctl_scan_gateway_ips(ctl);
+        if (ctl_ensure_gateway_address(ctl)) {
+            gw_changed |= ctl_scan_gateway_ips(ctl);
+        }
         ctl->next_gw_scan = time_msec() + CTL_GW_SCAN_MSEC;
     }
 

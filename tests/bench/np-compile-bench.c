@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flow.h"
 #include "lib/flow-set.h"
 #include "lib/json-guard.h"
 #include "lib/k8s-cache.h"

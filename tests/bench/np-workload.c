@@ -14,10 +14,11 @@
  * node1, the node under test, and the rest spread over other nodes, 110
  * per node.  From SEED alone (a private PRNG) it writes:
  *
- *   DIR/manifests/00-namespaces.json  a v1 List of every Namespace;
- *   DIR/manifests/10-pods.json        a v1 List of the Pods not churned;
- *   DIR/manifests/20-policies.json    a v1 List of the NetworkPolicies not
- *                                     churned;
+ *   DIR/manifests/00-namespaces-000.json  a v1 List of every Namespace;
+ *   DIR/manifests/10-pods-NNN.json    v1 Lists of the Pods not churned,
+ *                                     1,000 per file;
+ *   DIR/manifests/20-policies-NNN.json  v1 Lists of the NetworkPolicies
+ *                                     not churned, 500 per file;
  *   DIR/manifests/3x-pod-*.json,
  *   DIR/manifests/4x-np-*.json        one object per file for each object
  *                                     the churn stream changes, so that an
@@ -810,23 +811,40 @@ close_out(FILE *f)
 
 typedef void put_fn(FILE *, const struct world *, int);
 
+/* Writes the objects 'put' formats, except those with files of their own
+ * ('files[i]' nonzero), as v1 Lists of at most 'per_file' objects into
+ * files named PREFIX-NNN.json. */
 static void
-write_list(const char *dir, const char *name, const struct world *w,
-           put_fn *put, int n, const int *files)
+write_lists(const char *dir, const char *prefix, const struct world *w,
+            put_fn *put, int n, const int *files, int per_file)
 {
-    FILE *f = open_out(dir, name);
-    bool first = true;
+    FILE *f = NULL;
+    int n_in_file = 0, n_files = 0;
 
-    fprintf(f, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n");
     for (int i = 0; i < n; i++) {
-        if (!files || !files[i]) {
-            fprintf(f, "%s", first ? "" : ",\n");
-            put(f, w, i);
-            first = false;
+        if (files && files[i]) {
+            continue;
+        }
+        if (!f) {
+            char name[64];
+            snprintf(name, sizeof name, "%s-%03d.json", prefix, n_files++);
+            f = open_out(dir, name);
+            fprintf(f, "{\"apiVersion\":\"v1\",\"kind\":\"List\","
+                    "\"items\":[\n");
+        }
+        fprintf(f, "%s", n_in_file ? ",\n" : "");
+        put(f, w, i);
+        if (++n_in_file >= per_file) {
+            fprintf(f, "\n]}\n");
+            close_out(f);
+            f = NULL;
+            n_in_file = 0;
         }
     }
-    fprintf(f, "\n]}\n");
-    close_out(f);
+    if (f) {
+        fprintf(f, "\n]}\n");
+        close_out(f);
+    }
 }
 
 static void
@@ -1089,8 +1107,12 @@ world_bounds(const struct world *w, struct bounds *b)
                     }
                 }
 
-                /* Groups of targets that resolve named ports alike:
-                 * targets resolve by application. */
+                /* Groups of targets that resolve named ports alike (a
+                 * target resolves them by its application's container
+                 * ports; applications that resolve alike share a group). */
+                char *gkeys[N_APPS];
+                long gsize[N_APPS];
+                int gapp[N_APPS], n_groups = 0;
                 for (int app = 0; named && app < N_APPS; app++) {
                     long n = 0;
                     for (int t = 0; t < n_targets; t++) {
@@ -1098,12 +1120,40 @@ world_bounds(const struct world *w, struct bounds *b)
                     }
                     strset_clear(&l4s);
                     rule_l4s(r, app, &l4s);
-                    if (n && l4s.n) {
-                        bounds_conj(b, n_peers, n, l4s.n);
-                        for (size_t j = 0; j < l4s.n; j++) {
-                            strset_add(&sh_l4s, l4s.v[j]);
+                    if (!n || !l4s.n) {
+                        continue;
+                    }
+                    size_t len = 1;
+                    for (size_t j = 0; j < l4s.n; j++) {
+                        len += strlen(l4s.v[j]) + 1;
+                    }
+                    char *gk = xcalloc_(len, 1);
+                    for (size_t j = 0; j < l4s.n; j++) {
+                        strcat(strcat(gk, l4s.v[j]), ",");
+                    }
+                    int g;
+                    for (g = 0; g < n_groups; g++) {
+                        if (!strcmp(gkeys[g], gk)) {
+                            break;
                         }
                     }
+                    if (g < n_groups) {
+                        gsize[g] += n;
+                        free(gk);
+                    } else {
+                        gkeys[n_groups] = gk;
+                        gsize[n_groups] = n;
+                        gapp[n_groups++] = app;
+                    }
+                }
+                for (int g = 0; g < n_groups; g++) {
+                    strset_clear(&l4s);
+                    rule_l4s(r, gapp[g], &l4s);
+                    bounds_conj(b, n_peers, gsize[g], l4s.n);
+                    for (size_t j = 0; j < l4s.n; j++) {
+                        strset_add(&sh_l4s, l4s.v[j]);
+                    }
+                    free(gkeys[g]);
                 }
                 if (b->actions != before || !r->n_peers || !r->n_ports) {
                     for (size_t j = 0; r->n_peers && j < peers.n; j++) {
@@ -1465,7 +1515,8 @@ main(int argc, char *argv[])
     /* The initial world. */
     struct bounds b;
     world_bounds(&w, &b);
-    write_list(mdir, "00-namespaces.json", &w, put_namespace, w.n_ns, NULL);
+    write_lists(mdir, "00-namespaces", &w, put_namespace, w.n_ns, NULL,
+                INT32_MAX);
     int *pod_files = xcalloc_(w.n_pods, sizeof *pod_files);
     for (int i = 0; i < w.n_pods; i++) {
         pod_files[i] = w.pods[i].file;
@@ -1474,7 +1525,7 @@ main(int argc, char *argv[])
             write_object(mdir, file, &w, put_pod, i);
         }
     }
-    write_list(mdir, "10-pods.json", &w, put_pod, w.n_pods, pod_files);
+    write_lists(mdir, "10-pods", &w, put_pod, w.n_pods, pod_files, 1000);
     int *pol_files = xcalloc_(w.n_pols, sizeof *pol_files);
     for (int i = 0; i < w.n_pols; i++) {
         pol_files[i] = w.pols[i].file;
@@ -1483,8 +1534,8 @@ main(int argc, char *argv[])
             write_object(mdir, file, &w, put_policy, i);
         }
     }
-    write_list(mdir, "20-policies.json", &w, put_policy, w.n_pols,
-               pol_files);
+    write_lists(mdir, "20-policies", &w, put_policy, w.n_pols, pol_files,
+                500);
 
     FILE *f = open_out(dir, "ports");
     for (int i = 0; i < w.n_pods; i++) {

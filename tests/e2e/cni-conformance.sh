@@ -14,7 +14,8 @@
 #     11), an interface name that is taken (4);
 #   - ADD: result shape per version (MTU in 1.1.0), prevResult in a chain;
 #   - CHECK: success, then failures when the address, the route, the
-#     interface or the OVS port is gone; without prevResult (7);
+#     interface or the OVS port is gone or the port's external_ids differ;
+#     without prevResult (7);
 #   - DEL: idempotent, without netns, with prevResult;
 #   - GC: removes exactly the stale attachments (ports, veths, host-local
 #     reservations), leaves valid ones, foreign ports and other networks;
@@ -38,6 +39,9 @@ command -v jq >/dev/null 2>&1 || { np_log "SKIP: jq missing"; exit 77; }
 shopt -s lastpipe
 
 np_init
+# Test a copy: the tree's binary may be rebuilt while this runs.
+cp "$NP_CNI" "$NP_TMP/ovs-netpol-cni" || np_fail "cannot copy $NP_CNI"
+NP_CNI=$NP_TMP/ovs-netpol-cni
 np_node_start
 np_vsctl add-br "$NP_BRIDGE" -- set bridge "$NP_BRIDGE" datapath_type=netdev \
     || np_fail "cannot create $NP_BRIDGE"
@@ -328,6 +332,14 @@ for V in 1.0.0 1.1.0; do
         "external_ids=$EXT"
     np_wait_until sh -c "[ \"\$(ip netns exec $NP_NODE_NS ovs-vsctl --db=unix:$NP_TMP/run/db.sock get Interface $HOST ofport)\" -ge 1 ]" \
         || fail "port not back"
+    checkconf | cni CHECK "$CTR" "$NS"
+    expect_ok_empty
+
+    # The port's external_ids disagree with prevResult.
+    np_vsctl set Interface "$HOST" 'external_ids:"ovs-netpol/ips"="10.9.9.9"'
+    checkconf | cni CHECK "$CTR" "$NS"
+    expect_error 999 "OVS port $HOST has addresses \"10.9.9.9\""
+    np_vsctl set Interface "$HOST" "external_ids=$EXT"
     checkconf | cni CHECK "$CTR" "$NS"
     expect_ok_empty
 

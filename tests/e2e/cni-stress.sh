@@ -26,6 +26,9 @@ CYCLES=${NP_STRESS_CYCLES:-1000}
 PODS=${NP_STRESS_PODS:-20}
 
 np_init
+# Test a copy: the tree's binary may be rebuilt while this runs.
+cp "$NP_CNI" "$NP_TMP/ovs-netpol-cni" || np_fail "cannot copy $NP_CNI"
+NP_CNI=$NP_TMP/ovs-netpol-cni
 np_node_start
 np_vsctl add-br "$NP_BRIDGE" -- set bridge "$NP_BRIDGE" datapath_type=netdev \
     || np_fail "cannot create $NP_BRIDGE"

@@ -44,6 +44,18 @@ np_api_start
 
 now_ms() { date +%s%3N; }
 
+# api_down SECONDS: np_api_down, then waits until the API port refuses
+# connections (the server answers the request before it goes away).
+api_port_open() {
+    ip netns exec "$NP_NODE_NS" bash -c \
+        "exec 3<>/dev/tcp/127.0.0.1/$NP_API_PORT" 2>/dev/null
+}
+api_down() {
+    np_api_down "$1" || np_fail "/fake/down failed"
+    NP_WAIT=5 np_wait_until eval '! api_port_open' \
+        || np_fail "the API server did not go down"
+}
+
 uid() {
     printf '0e5d0000-0000-4000-8000-%012x\n' "$(cksum <<<"$1" | cut -d' ' -f1)"
 }
@@ -94,7 +106,7 @@ JSON
 
 # --- The start gate: with the API server away, a fresh bridge gets no
 # flows and the controller is not ready. ---
-np_api_down 6
+api_down 6
 np_controller_start_api $NP_HITLESS_CTL_ARGS
 sleep 2
 np_controller_synced && np_fail "gate: ready without the API server"
@@ -187,7 +199,7 @@ judge() {
         set -- $(analyze "$P/$f" "$from" "$to")
         through=$((through + $4)); blocked=$((blocked + $5))
     done
-    r=$(printf '%-34s %7s %8s %6s %6s %9s %7s %7s' "$name" "$through" \
+    r=$(printf '%-40s %7s %8s %6s %6s %9s %7s %7s' "$name" "$through" \
         "$blocked" "$broken" "$maxgap" "$ok" "$fail" "$window")
     np_log "$r"
     RESULTS="$RESULTS$r
@@ -233,7 +245,7 @@ check_untouched() {
 
 np_log "--- results (allowed: new connections ok/failed, failure window;"
 np_log "    long: long-lived connections broken, slowest echo)"
-HDR=$(printf '%-34s %7s %8s %6s %6s %9s %7s %7s' fault through blocked \
+HDR=$(printf '%-40s %7s %8s %6s %6s %9s %7s %7s' fault through blocked \
       broken maxgap "new-ok" failed "window")
 np_log "$HDR"
 
@@ -265,7 +277,7 @@ BEFORE=$(flows)
 FROM=$(now_ms)
 kill -9 "$NP_CONTROLLER_PID"
 wait "$NP_CONTROLLER_PID" 2>/dev/null
-np_api_down 10
+api_down 10
 np_controller_start_api $NP_HITLESS_CTL_ARGS
 sleep 4
 np_controller_synced && np_fail "restart without API: ready too early"
@@ -280,8 +292,8 @@ check_untouched "restart without API" "$BEFORE" "$FROM"
 BEFORE=$(flows)
 MODS=$(np_status_get 'flow_mods sent')
 FROM=$(now_ms)
-np_api_down 10
-sleep 11
+api_down 10
+sleep 10
 NP_WAIT=60 np_wait_until eval '[ "$(np_api_stat watchesOpen)" -ge 3 ]' \
     || np_fail "API outage: the watches did not come back"
 phase_end
@@ -313,13 +325,34 @@ judge "ovsdb-server kill -9 + restart" "$FROM" "$TO" "$MAX_WINDOW" 0
 [ "$(np_status_get 'pod ports')" = 4 ] \
     || np_fail "ovsdb-server restart: port map lost pods"
 
-# 5. kill -9 of ovs-vswitchd, started again 1 s later: the flows come back
-# in one bundle as soon as it answers.
+# timeline: after ovs-vswitchd was started again, logs when it was up (its
+# gateway port back) and when the controller had its flows in, from FROM.
+timeline() {
+    local up=$(( $(now_ms) - FROM ))
+    NP_WAIT=30 np_wait_until np_controller_synced
+    local synced=$(( $(now_ms) - FROM )) listen conn
+    # From the logs: when its management socket was back, and when the
+    # controller connected to it.
+    listen=$(log_ms "$NP_TMP/log/ovs-vswitchd.log" 'added service controller')
+    conn=$(log_ms "$NP_TMP/log/controller.log" 'connected, reading')
+    np_log "    (ovs-vswitchd up after $up ms, flows back after $synced ms;" \
+           "controller connected $((conn - listen)) ms after the switch" \
+           "listened)"
+}
+# log_ms FILE TEXT: the time of the last line of FILE with TEXT, in ms.
+log_ms() {
+    local t
+    t=$(grep "$2" "$1" | tail -n 1 | cut -d'|' -f1)
+    date -d "$t" +%s%3N
+}
+
+# 5. kill -9 of ovs-vswitchd, started again at once: the flows come back in
+# one bundle as soon as it answers.
 BUNDLES=$(np_status_get 'bundles committed')
 FROM=$(now_ms)
 np_daemon_kill ovs-vswitchd
-sleep 1
 np_vswitchd_start
+timeline
 phase_end
 judge "ovs-vswitchd kill -9 + restart" "$FROM" "$TO" "$MAX_WINDOW" 2
 np_log "    ($(( $(np_status_get 'bundles committed') - BUNDLES )) bundles)"
@@ -331,8 +364,8 @@ FROM=$(now_ms)
 np_vsctl set Open_vSwitch . other_config:flow-restore-wait=true
 sleep 0.5
 np_daemon_kill ovs-vswitchd
-sleep 1
 np_vswitchd_start
+timeline
 phase_end
 judge "ovs-vswitchd restart, flow-restore-wait" "$FROM" "$TO" "$MAX_WINDOW" 2
 np_vsctl get Open_vSwitch . other_config | grep -q flow-restore-wait \

@@ -146,15 +146,19 @@ np_controller_start() {
         "$NP_CONTROLLER" \
         --ovsdb="unix:$NP_TMP/run/db.sock" --bridge="$NP_BRIDGE" \
         --datapath-type=netdev --node-name=node1 \
-        --manifests="$NP_TMP/manifests" \
+        "${NP_SOURCE:---manifests=$NP_TMP/manifests}" \
+        --gateway-address="$NP_GW_IP/${NP_POD_CIDR#*/}" \
         --unixctl="$NP_TMP/run/controller.ctl" \
         --log-file="$NP_TMP/log/controller.log" -vconsole:off "$@"
     NP_CONTROLLER_PID=$NP_LAST_PID
-    np_wait_until ip -n "$NP_NODE_NS" link show "$NP_GATEWAY" \
-        || np_fail "controller did not create $NP_GATEWAY"
-    ip -n "$NP_NODE_NS" addr replace "$NP_GW_IP/${NP_POD_CIDR#*/}" \
-        dev "$NP_GATEWAY"
-    ip -n "$NP_NODE_NS" link set "$NP_GATEWAY" up
+    # The controller creates the gateway port and gives it the address.
+    np_wait_until np_gateway_has_address \
+        || np_fail "controller did not set up $NP_GATEWAY with $NP_GW_IP"
+}
+
+np_gateway_has_address() {
+    ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" up 2>/dev/null \
+        | grep -q " $NP_GW_IP/"
 }
 
 np_controller_stop() {
@@ -462,24 +466,9 @@ np_api_stat() {
 
 # np_controller_start_api [CONTROLLER-OPTIONS]: np_controller_start, with
 # the objects from the fake API server ($NP_TMP/kubeconfig) instead of the
-# manifest directory.  (np_controller_start always passes --manifests,
-# which excludes --kubeconfig.)
+# manifest directory.
 np_controller_start_api() {
-    np_spawn ip netns exec "$NP_NODE_NS" env \
-        OVS_RUNDIR="$NP_TMP/run" OVS_DBDIR="$NP_TMP/db" \
-        OVS_LOGDIR="$NP_TMP/log" OVS_SYSCONFDIR="$NP_TMP/etc" \
-        "$NP_CONTROLLER" \
-        --ovsdb="unix:$NP_TMP/run/db.sock" --bridge="$NP_BRIDGE" \
-        --datapath-type=netdev --node-name=node1 \
-        --kubeconfig="$NP_TMP/kubeconfig" \
-        --unixctl="$NP_TMP/run/controller.ctl" \
-        --log-file="$NP_TMP/log/controller.log" -vconsole:off "$@"
-    NP_CONTROLLER_PID=$NP_LAST_PID
-    np_wait_until ip -n "$NP_NODE_NS" link show "$NP_GATEWAY" \
-        || np_fail "controller did not create $NP_GATEWAY"
-    ip -n "$NP_NODE_NS" addr replace "$NP_GW_IP/${NP_POD_CIDR#*/}" \
-        dev "$NP_GATEWAY"
-    ip -n "$NP_NODE_NS" link set "$NP_GATEWAY" up
+    NP_SOURCE="--kubeconfig=$NP_TMP/kubeconfig" np_controller_start "$@"
 }
 
 # --- Verdicts from ofproto/trace (fast enough to time a change) ---

@@ -3,8 +3,9 @@
  * Licensed under the Apache License, Version 2.0. */
 
 /* Unit tests for lib/cni-config: the CNI environment, CNI_ARGS, the
- * network configuration, host interface names, IPAM results, and the
- * plugin's result and error JSON. */
+ * network configuration, host interface names, IPAM results, the plugin's
+ * result (also in a chain) and error JSON, prevResult and CHECK's
+ * comparisons, GC's valid attachments and host-local's files. */
 
 #include <config.h>
 

@@ -618,7 +618,8 @@ test_peer_selectors(void **state)
     struct world *w = *state;
 
     policy(w, "a", "ps", "  podSelector: {matchLabels: {app: db}}\n"
-           "  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]\n");
+           "  ingress: [{from: [{podSelector: "
+           "{matchLabels: {app: web}}}]}]\n");
     compile(w);
     char *rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.0.10 ");
