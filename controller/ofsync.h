@@ -15,7 +15,11 @@
  * desired set goes out as the difference from what is installed, as one
  * OFPBF_ATOMIC|OFPBF_ORDERED bundle; the installed set is updated only once
  * the switch has acknowledged the commit.  Flows whose cookie has no
- * category bits belong to others and are never touched. */
+ * category bits belong to others and are never touched.
+ *
+ * A lost connection is retried every second, and at once when a "unix:"
+ * target's socket file is replaced (a restarted ovs-vswitchd): a switch
+ * without our flows forwards nothing (docs/hitless.md). */
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -25,6 +25,9 @@
 # bridge are the same, older than the restart).  Also checks the start
 # gate: a controller that cannot reach the API server installs nothing.
 #
+# NP_HITLESS_CTL_ARGS: extra controller options (e.g. -vofsync:file:dbg
+# to see every flow_mod in controller.log, kept when the test fails).
+#
 # Exit 0: pass; 1: fail (message on stderr); 77: skipped.  Never touches
 # the machine's own OVS.
 
