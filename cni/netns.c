@@ -100,14 +100,19 @@ cni_rtnl_open(int *fdp)
 }
 
 /* Sends 'request' (a netlink message with nlmsghdr) over a new rtnetlink
- * socket and waits for the kernel's acknowledgement.  Returns 0 or the
- * positive errno value the kernel reported. */
+ * socket with NLM_F_REQUEST and 'flags' added to its header, and reads the
+ * kernel's reply up to its end (NLMSG_DONE) or an NLMSG_ERROR, which, with
+ * NLM_F_ACK, is also the acknowledgement.  Calls 'cb', if nonnull, with
+ * each other message of the reply.  Returns 0 or a positive errno value,
+ * such as the one the kernel reported. */
 static int
-cni_rtnl_transact(struct ofpbuf *request)
+cni_rtnl_exchange(struct ofpbuf *request, uint16_t flags,
+                  void (*cb)(const struct nlmsghdr *, void *aux), void *aux)
 {
     static uint32_t seq;
     struct nlmsghdr *nlh = nl_msg_nlmsghdr(request);
-    int fd, error;
+    int fd = -1;
+    int error;
 
     error = cni_rtnl_open(&fd);
     if (error) {
@@ -115,65 +120,7 @@ cni_rtnl_transact(struct ofpbuf *request)
     }
 
     nlh->nlmsg_len = request->size;
-    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = ++seq;
-    nlh->nlmsg_pid = 0;
-
-    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(fd, request->data, request->size, 0,
-               (struct sockaddr *) &kernel, sizeof kernel) < 0) {
-        error = errno;
-        goto exit;
-    }
-
-    for (;;) {
-        uint64_t buf[4096];
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            error = errno;
-            goto exit;
-        }
-
-        struct nlmsghdr *h;
-        for (h = (struct nlmsghdr *) buf; NLMSG_OK(h, n);
-             h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_seq != nlh->nlmsg_seq) {
-                continue;
-            }
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *err = NLMSG_DATA(h);
-                error = -err->error;
-                goto exit;
-            }
-        }
-    }
-
-exit:
-    close(fd);
-    return error;
-}
-
-/* Sends 'request', a dump request, over a new rtnetlink socket and calls
- * 'cb' with each message of the reply.  Returns 0 or a positive errno
- * value. */
-static int
-cni_rtnl_dump(struct ofpbuf *request,
-              void (*cb)(const struct nlmsghdr *, void *aux), void *aux)
-{
-    static uint32_t seq = 1000;
-    struct nlmsghdr *nlh = nl_msg_nlmsghdr(request);
-    int fd, error;
-
-    error = cni_rtnl_open(&fd);
-    if (error) {
-        return error;
-    }
-
-    nlh->nlmsg_len = request->size;
-    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_flags |= NLM_F_REQUEST | flags;
     nlh->nlmsg_seq = ++seq;
     nlh->nlmsg_pid = 0;
 
@@ -207,7 +154,7 @@ cni_rtnl_dump(struct ofpbuf *request,
                 const struct nlmsgerr *err = NLMSG_DATA(h);
                 error = -err->error;
                 done = true;
-            } else {
+            } else if (cb) {
                 cb(h, aux);
             }
         }
@@ -220,6 +167,23 @@ cni_rtnl_dump(struct ofpbuf *request,
 exit:
     close(fd);
     return error;
+}
+
+/* Sends 'request' and waits for the kernel's acknowledgement.  Returns 0 or
+ * the positive errno value the kernel reported. */
+static int
+cni_rtnl_transact(struct ofpbuf *request)
+{
+    return cni_rtnl_exchange(request, NLM_F_ACK, NULL, NULL);
+}
+
+/* Sends 'request', a dump request, and calls 'cb' with each message of the
+ * reply.  Returns 0 or a positive errno value. */
+static int
+cni_rtnl_dump(struct ofpbuf *request,
+              void (*cb)(const struct nlmsghdr *, void *aux), void *aux)
+{
+    return cni_rtnl_exchange(request, NLM_F_DUMP, cb, aux);
 }
 
 static void

@@ -93,6 +93,23 @@ cni_read_stdin(char **textp)
     return NULL;
 }
 
+/* Returns a new error with 'code' and the message "<prefix>: <msg>", with
+ * <msg> formatted from 'format' and 'args'. */
+static struct cni_error *
+cni_error_vprefixed(int code, const char *prefix, const char *format,
+                    va_list args)
+    OVS_PRINTF_FORMAT(3, 0);
+
+static struct cni_error *
+cni_error_vprefixed(int code, const char *prefix, const char *format,
+                    va_list args)
+{
+    char *msg = xvasprintf(format, args);
+    struct cni_error *error = cni_error_create(code, "%s: %s", prefix, msg);
+    free(msg);
+    return error;
+}
+
 static const char *
 cni_ovs_rundir(void)
 {
@@ -104,6 +121,18 @@ static long long int
 cni_deadline(int ms)
 {
     return time_msec() + ms;
+}
+
+/* Opens CNI_NETNS and stores its fd in '*fdp'. */
+static struct cni_error *
+cni_open_netns(const struct cni_env *env, int *fdp)
+{
+    int error = cni_netns_open(env->netns, fdp);
+    return (error
+            ? cni_error_create(CNI_ERR_INVALID_ENV,
+                               "cannot open CNI_NETNS \"%s\": %s",
+                               env->netns, ovs_strerror(error))
+            : NULL);
 }
 
 /* Locking. */
@@ -200,6 +229,28 @@ cni_run_ipam(const struct cni_env *env, const struct cni_netconf *conf,
 {
     return cni_run_ipam__(env, conf, command, env->container_id,
                           env->ifname, env->netns, ipam, timed_out);
+}
+
+/* Forwards 'command' (GC or STATUS), which concerns no attachment, to the
+ * IPAM plugin with the network configuration's cniVersion.  Ignores the
+ * plugin's output. */
+static struct cni_error *
+cni_ipam_forward(const struct cni_env *env, const struct cni_netconf *conf,
+                 enum cni_command command)
+{
+    char *request = cni_netconf_ipam_request(conf, conf->cni_version);
+    struct cni_ipam_call call = {
+        .type = conf->ipam_type,
+        .cni_path = env->path,
+        .command = command,
+        .request = request,
+        .timeout_ms = conf->ipam_timeout_ms,
+    };
+    char *output = NULL;
+    struct cni_error *error = cni_ipam_exec(&call, &output);
+    free(output);
+    free(request);
+    return error;
 }
 
 /* Returns true if the IPAM delegate may hold a reservation for the
@@ -335,11 +386,8 @@ cni_cmd_add(const struct cni_env *env, const struct cni_netconf *conf,
         cni_prev_result_destroy(&prev);
     }
 
-    int err = cni_netns_open(env->netns, &netns_fd);
-    if (err) {
-        error = cni_error_create(CNI_ERR_INVALID_ENV,
-                                 "cannot open CNI_NETNS \"%s\": %s",
-                                 env->netns, ovs_strerror(err));
+    error = cni_open_netns(env, &netns_fd);
+    if (error) {
         goto exit;
     }
 
@@ -351,7 +399,7 @@ cni_cmd_add(const struct cni_env *env, const struct cni_netconf *conf,
     /* The spec: ADD must fail if the interface exists.  Checked first, so
      * that nothing is allocated for nothing. */
     bool exists;
-    err = cni_netns_has_link(netns_fd, env->ifname, &exists);
+    int err = cni_netns_has_link(netns_fd, env->ifname, &exists);
     if (err || exists) {
         error = (err
                  ? cni_error_create(CNI_ERR_INVALID_ENV, "cannot enter "
@@ -584,12 +632,10 @@ cni_check_failed(const char *format, ...)
     va_list args;
 
     va_start(args, format);
-    char *msg = xvasprintf(format, args);
+    struct cni_error *error = cni_error_vprefixed(CNI_ERR_INTERNAL,
+                                                  "CHECK failed", format,
+                                                  args);
     va_end(args);
-
-    struct cni_error *error = cni_error_create(CNI_ERR_INTERNAL,
-                                               "CHECK failed: %s", msg);
-    free(msg);
     return error;
 }
 
@@ -704,11 +750,8 @@ cni_cmd_check(const struct cni_env *env, const struct cni_netconf *conf)
         goto exit;
     }
 
-    int err = cni_netns_open(env->netns, &netns_fd);
-    if (err) {
-        error = cni_error_create(CNI_ERR_INVALID_ENV,
-                                 "cannot open CNI_NETNS \"%s\": %s",
-                                 env->netns, ovs_strerror(err));
+    error = cni_open_netns(env, &netns_fd);
+    if (error) {
         goto exit;
     }
 
@@ -751,7 +794,7 @@ cni_cmd_check(const struct cni_env *env, const struct cni_netconf *conf)
 
     /* The host side. */
     int host_iface = cni_prev_result_find_iface(&prev, host_name, NULL);
-    err = cni_link_observe(host_name, &host);
+    int err = cni_link_observe(host_name, &host);
     cni_format_mac(&host.mac, mac_s);
     if (err) {
         error = cni_check_failed("%s: cannot read its state: %s", host_name,
@@ -945,18 +988,7 @@ cni_cmd_gc(const struct cni_env *env, const struct cni_netconf *conf)
         cni_gc_error(&errors, error);
     }
     if (ipam_gc) {
-        char *request = cni_netconf_ipam_request(conf, conf->cni_version);
-        struct cni_ipam_call call = {
-            .type = conf->ipam_type,
-            .cni_path = env->path,
-            .command = CNI_CMD_GC,
-            .request = request,
-            .timeout_ms = conf->ipam_timeout_ms,
-        };
-        char *output = NULL;
-        cni_gc_error(&errors, cni_ipam_exec(&call, &output));
-        free(output);
-        free(request);
+        cni_gc_error(&errors, cni_ipam_forward(env, conf, CNI_CMD_GC));
     } else if (conf->ipam_type) {
         if (conf->ipam_data_dir) {
             struct smap reservations = SMAP_INITIALIZER(&reservations);
@@ -1022,13 +1054,10 @@ cni_not_available(const char *format, ...)
     va_list args;
 
     va_start(args, format);
-    char *msg = xvasprintf(format, args);
+    struct cni_error *error = cni_error_vprefixed(CNI_ERR_NOT_AVAILABLE,
+                                                  "plugin not available",
+                                                  format, args);
     va_end(args);
-
-    struct cni_error *error = cni_error_create(CNI_ERR_NOT_AVAILABLE,
-                                               "plugin not available: %s",
-                                               msg);
-    free(msg);
     return error;
 }
 
@@ -1082,18 +1111,7 @@ cni_cmd_status(const struct cni_env *env, const struct cni_netconf *conf)
         cni_error_prefix(error, "plugin not available");
         error->code = CNI_ERR_NOT_AVAILABLE;
     } else if (supported) {
-        char *request = cni_netconf_ipam_request(conf, conf->cni_version);
-        struct cni_ipam_call call = {
-            .type = conf->ipam_type,
-            .cni_path = env->path,
-            .command = CNI_CMD_STATUS,
-            .request = request,
-            .timeout_ms = conf->ipam_timeout_ms,
-        };
-        char *output = NULL;
-        error = cni_ipam_exec(&call, &output);
-        free(output);
-        free(request);
+        error = cni_ipam_forward(env, conf, CNI_CMD_STATUS);
     }
     return error;
 }

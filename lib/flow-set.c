@@ -127,10 +127,30 @@ np_flow_clone(const struct np_flow *src)
     return dst;
 }
 
+/* Gives 'fs' a new version: its contents (may) have changed. */
+static void
+flowset_touch(struct flowset *fs)
+{
+    static uint64_t next_version;
+    fs->version = __atomic_add_fetch(&next_version, 1, __ATOMIC_RELAXED);
+}
+
+/* True if 'a' is an unchanged copy of 'b' as it is now, or vice versa:
+ * then they hold the same flows. */
+static bool
+flowset_same_version(const struct flowset *a, const struct flowset *b)
+{
+    return (a == b
+            || (a->cloned_version == a->version && a->clone_of == b->version)
+            || (b->cloned_version == b->version && b->clone_of == a->version));
+}
+
 void
 flowset_init(struct flowset *fs)
 {
     hmap_init(&fs->flows);
+    fs->clone_of = fs->cloned_version = 0;
+    flowset_touch(fs);
 }
 
 void
@@ -150,12 +170,21 @@ flowset_clear(struct flowset *fs)
     HMAP_FOR_EACH_POP (flow, node, &fs->flows) {
         np_flow_destroy(flow);
     }
+    flowset_touch(fs);
 }
 
 void
 flowset_swap(struct flowset *a, struct flowset *b)
 {
     hmap_swap(&a->flows, &b->flows);
+
+    /* The versions describe the contents: they move with them. */
+    uint64_t tmp;
+    tmp = a->version, a->version = b->version, b->version = tmp;
+    tmp = a->clone_of, a->clone_of = b->clone_of, b->clone_of = tmp;
+    tmp = a->cloned_version;
+    a->cloned_version = b->cloned_version;
+    b->cloned_version = tmp;
 }
 
 /* Replaces the contents of 'dst' (which must be initialized) by a deep copy
@@ -171,6 +200,9 @@ flowset_clone(struct flowset *dst, const struct flowset *src)
         struct np_flow *copy = np_flow_clone(flow);
         hmap_insert(&dst->flows, &copy->node, flow->node.hash);
     }
+    flowset_touch(dst);
+    dst->clone_of = src->version;
+    dst->cloned_version = dst->version;
 }
 
 size_t
@@ -192,6 +224,7 @@ flowset_insert__(struct flowset *fs, uint8_t table_id, uint16_t priority,
     flow->cookie = cookie;
     minimatch_move(&flow->match, match);
     hmap_insert(&fs->flows, &flow->node, hash);
+    flowset_touch(fs);
     return flow;
 }
 
@@ -300,6 +333,7 @@ flowset_add_conj(struct flowset *fs, uint8_t table_id, uint16_t priority,
         flow = flowset_insert__(fs, table_id, priority, cookie, &mm, hash);
     }
     np_flow_insert_conj(flow, &conj);
+    flowset_touch(fs);
     return true;
 }
 
@@ -323,6 +357,7 @@ flowset_insert_copy(struct flowset *fs, const struct np_flow *flow)
     struct np_flow *copy = np_flow_clone(flow);
 
     hmap_insert(&fs->flows, &copy->node, flow->node.hash);
+    flowset_touch(fs);
     return copy;
 }
 
@@ -331,6 +366,7 @@ flowset_remove(struct flowset *fs, struct np_flow *flow)
 {
     hmap_remove(&fs->flows, &flow->node);
     np_flow_destroy(flow);
+    flowset_touch(fs);
 }
 
 struct np_flow *
@@ -420,6 +456,8 @@ flowset_equal(const struct flowset *a, const struct flowset *b)
 
     if (flowset_count(a) != flowset_count(b)) {
         return false;
+    } else if (flowset_same_version(a, b)) {
+        return true;
     }
     FLOWSET_FOR_EACH (fa, a) {
         const struct np_flow *fb = flowset_find_same_key(b, fa);
@@ -543,6 +581,12 @@ flowset_diff(const struct flowset *desired, const struct flowset *installed,
         changes[n].flow = (FLOW);                                       \
         n++;                                                            \
     } while (0)
+
+    if (flowset_same_version(desired, installed)) {
+        *changesp = NULL;
+        *n_changesp = 0;
+        return;
+    }
 
     /* Deletions first: keys gone from 'desired', and keys whose cookie
      * changed (a MODIFY cannot change a cookie). */

@@ -19,13 +19,16 @@ tests_unit_test_flow_set_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_flow_set_LDADD = $(UNIT_LDADD)
 
 check_PROGRAMS += tests/unit/test-npol-compile
-tests_unit_test_npol_compile_SOURCES = tests/unit/test-npol-compile.c
+tests_unit_test_npol_compile_SOURCES = tests/unit/test-npol-compile.c \
+	tests/unit/npol-world.c tests/unit/npol-world.h \
+	tests/unit/unit-file.c tests/unit/unit-file.h
 tests_unit_test_npol_compile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_npol_compile_LDADD = $(UNIT_LDADD)
 
 # --- unit tests: k8s model ---
 check_PROGRAMS += tests/unit/test-k8s-parse
-tests_unit_test_k8s_parse_SOURCES = tests/unit/test-k8s-parse.c
+tests_unit_test_k8s_parse_SOURCES = tests/unit/test-k8s-parse.c \
+	tests/unit/unit-file.c tests/unit/unit-file.h
 tests_unit_test_k8s_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_k8s_parse_LDADD = $(UNIT_LDADD)
 
@@ -35,7 +38,8 @@ tests_unit_test_label_selector_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_label_selector_LDADD = $(UNIT_LDADD)
 
 check_PROGRAMS += tests/unit/test-npol-features
-tests_unit_test_npol_features_SOURCES = tests/unit/test-npol-features.c
+tests_unit_test_npol_features_SOURCES = tests/unit/test-npol-features.c \
+	tests/unit/npol-world.c tests/unit/npol-world.h
 tests_unit_test_npol_features_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_npol_features_LDADD = $(UNIT_LDADD)
 
@@ -47,7 +51,8 @@ tests_unit_test_cni_config_LDADD = $(UNIT_LDADD)
 
 # --- unit tests: deployment files (deploy/) ---
 check_PROGRAMS += tests/unit/test-deploy
-tests_unit_test_deploy_SOURCES = tests/unit/test-deploy.c
+tests_unit_test_deploy_SOURCES = tests/unit/test-deploy.c \
+	tests/unit/unit-file.c tests/unit/unit-file.h
 tests_unit_test_deploy_CFLAGS = $(UNIT_CFLAGS) \
 	-DNP_DEPLOY_DIR='"$(abs_top_srcdir)/deploy"'
 tests_unit_test_deploy_LDADD = $(UNIT_LDADD)

@@ -106,6 +106,19 @@ cni_bg() {
     echo $? >"$NP_TMP/$1.$2.rc"
 }
 
+# cni_all CMD: CMD for every pod at once (cni_bg); sets t0 and t1 to when
+# they started and when the last one finished.
+cni_all() {
+    local i pids=""
+    t0=$(now_ms)
+    for i in $(seq "$PODS"); do
+        cni_bg "$1" "$i" &
+        pids="$pids $!"
+    done
+    wait $pids
+    t1=$(now_ms)
+}
+
 base_ipam=$(count_ipam)
 base_veths=$(count_veths)
 base_ports=$(count_ports)
@@ -113,14 +126,7 @@ for i in $(seq "$PODS"); do
     np_netns_add "$(np_pod_ns st "p$i")"
 done
 
-t0=$(now_ms)
-pids=""
-for i in $(seq "$PODS"); do
-    cni_bg ADD "$i" &
-    pids="$pids $!"
-done
-wait $pids
-t1=$(now_ms)
+cni_all ADD
 
 for i in $(seq "$PODS"); do
     [ "$(cat "$NP_TMP/ADD.$i.rc")" = 0 ] \
@@ -164,14 +170,7 @@ done
 t1=$(now_ms)
 np_log "$PODS pods reach their neighbours over TCP: $((t1 - t0)) ms"
 
-t0=$(now_ms)
-pids=""
-for i in $(seq "$PODS"); do
-    cni_bg DEL "$i" &
-    pids="$pids $!"
-done
-wait $pids
-t1=$(now_ms)
+cni_all DEL
 for i in $(seq "$PODS"); do
     [ "$(cat "$NP_TMP/DEL.$i.rc")" = 0 ] && [ ! -s "$NP_TMP/DEL.$i.out" ] \
         || np_fail "concurrent DEL $i: $(cat "$NP_TMP/DEL.$i.out" "$NP_TMP/DEL.$i.err")"

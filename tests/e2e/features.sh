@@ -70,6 +70,22 @@ refused() {
 
 ns_of() { np_pod_ns "$1" "$2"; }
 
+# server_policy NAME FROM PORTS: prints a NetworkPolicy NAME in namespace
+# app that lets the peers FROM in to the server on PORTS (YAML lists).
+server_policy() {
+    cat <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: $1, namespace: app}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: $2
+    ports: $3
+EOF
+}
+TEAM_Y='[{namespaceSelector: {matchLabels: {team: y}}}]'
+
 # --- The world. ---
 np_node_start
 np_manifest namespaces.yaml <<'EOF'
@@ -150,16 +166,7 @@ ok "c1 -> outside:8080" "$C1" tcp "$OUT_IP" 8080
 
 # --- namespaceSelector + named port ---
 np_log "--- namespaceSelector team=y, named port http"
-np_manifest np-named.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: named, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{namespaceSelector: {matchLabels: {team: y}}}]
-    ports: [{port: http}]
-EOF
+server_policy named "$TEAM_Y" '[{port: http}]' | np_manifest np-named.yaml
 ok "c1 (team=y) -> server:http(8080)" "$C1" tcp "$SERVER_IP" 8080
 refused "c2 (no team) -> server:8080" "$C2" tcp "$SERVER_IP" 8080
 refused "c1 -> server:9005 (not http)" "$C1" tcp "$SERVER_IP" 9005
@@ -167,47 +174,25 @@ refused "c1 -> server:5353/udp (http is TCP)" "$C1" udp "$SERVER_IP" 5353
 
 # --- endPort ---
 np_log "--- endPort 9000-9010"
-np_manifest np-range.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: range, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{namespaceSelector: {matchLabels: {team: y}}}]
-    ports: [{port: 9000, endPort: 9010}]
-EOF
+server_policy range "$TEAM_Y" '[{port: 9000, endPort: 9010}]' \
+    | np_manifest np-range.yaml
 ok "c1 -> server:9005 (in 9000-9010)" "$C1" tcp "$SERVER_IP" 9005
 refused "c1 -> server:9011 (past endPort)" "$C1" tcp "$SERVER_IP" 9011
 ok "c1 -> server:8080 (named still allows)" "$C1" tcp "$SERVER_IP" 8080
 
 # --- UDP ---
 np_log "--- UDP: named port dns (UDP 5353)"
-np_manifest np-udp.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: udp, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{podSelector: {}, namespaceSelector: {matchLabels: {team: y}}}]
-    ports: [{port: dns, protocol: UDP}]
-EOF
+server_policy udp \
+    '[{podSelector: {}, namespaceSelector: {matchLabels: {team: y}}}]' \
+    '[{port: dns, protocol: UDP}]' | np_manifest np-udp.yaml
 ok "c1 -> server:5353/udp" "$C1" udp "$SERVER_IP" 5353
 refused "c2 -> server:5353/udp" "$C2" udp "$SERVER_IP" 5353
 
 # --- ipBlock with except ---
 np_log "--- ipBlock 192.168.77.0/24 except 192.168.77.3/32"
-np_manifest np-ipblock.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: ipblock, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{ipBlock: {cidr: 192.168.77.0/24, except: [192.168.77.3/32]}}]
-    ports: [{port: 8080}]
-EOF
+server_policy ipblock \
+    '[{ipBlock: {cidr: 192.168.77.0/24, except: [192.168.77.3/32]}}]' \
+    '[{port: 8080}]' | np_manifest np-ipblock.yaml
 ok "outside 192.168.77.2 -> server:8080" "$OUTSIDE" tcp "$SERVER_IP" 8080 \
    "$OUT_IP"
 refused "outside 192.168.77.3 (except) -> server:8080" "$OUTSIDE" tcp \
@@ -217,25 +202,11 @@ refused "outside 192.168.77.2 -> server:9005" "$OUTSIDE" tcp "$SERVER_IP" \
 
 # --- A policy change cuts an open connection; another stays. ---
 np_log "--- open connections and a policy change"
-np_manifest np-conn.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: conn, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{namespaceSelector: {matchLabels: {team: y}}}]
-    ports: [{port: 7000}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: keep, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{namespaceSelector: {matchLabels: {team: y}}}]
-    ports: [{port: 7001}]
-EOF
+{
+    server_policy conn "$TEAM_Y" '[{port: 7000}]'
+    echo ---
+    server_policy keep "$TEAM_Y" '[{port: 7001}]'
+} | np_manifest np-conn.yaml
 ok "c1 -> server:7000 (echo)" "$C1" echo "$SERVER_IP" 7000
 
 # Long-lived connections from c1: what the test writes into a FIFO (held
@@ -265,16 +236,7 @@ np_wait_until conn_got 7001 ping-1 || np_fail "no echo on connection :7001"
 np_log "ok      two connections open, data echoed both ways"
 
 np_manifest_rm np-conn.yaml
-np_manifest np-keep.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: keep, namespace: app}
-spec:
-  podSelector: {matchLabels: {app: server}}
-  ingress:
-  - from: [{namespaceSelector: {matchLabels: {team: y}}}]
-    ports: [{port: 7001}]
-EOF
+server_policy keep "$TEAM_Y" '[{port: 7001}]' | np_manifest np-keep.yaml
 refused "new c1 -> server:7000 after its rule went" "$C1" echo \
     "$SERVER_IP" 7000
 conn_send 7000 ping-2

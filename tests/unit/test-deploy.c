@@ -28,6 +28,7 @@
 #include "lib/k8s-parse.h"
 #include "openvswitch/dynamic-string.h"
 #include "sset.h"
+#include "tests/unit/unit-file.h"
 #include "util.h"
 
 #define NAMESPACE "kube-system"
@@ -38,22 +39,9 @@ read_deploy_file(const char *name, size_t *sizep)
 {
     char *path = (name[0] == '/'
                   ? xstrdup(name) : xasprintf("%s/%s", NP_DEPLOY_DIR, name));
-    FILE *stream = fopen(path, "rb");
-    struct ds s = DS_EMPTY_INITIALIZER;
-    int c;
-
-    if (!stream) {
-        fail_msg("%s: cannot open", path);
-    }
-    while ((c = getc(stream)) != EOF) {
-        ds_put_char(&s, c);
-    }
-    fclose(stream);
+    char *text = unit_read_file(path, sizep);
     free(path);
-    if (sizep) {
-        *sizep = s.length;
-    }
-    return ds_steal_cstr(&s);
+    return text;
 }
 
 /* The objects of deploy file 'name' (a new array). */

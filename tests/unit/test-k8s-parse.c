@@ -22,6 +22,7 @@
 #include "lib/label-selector.h"
 #include "openvswitch/dynamic-string.h"
 #include "smap.h"
+#include "tests/unit/unit-file.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------------- */
@@ -31,20 +32,9 @@ static char *
 read_fixture(const char *name, size_t *sizep)
 {
     char *path = xasprintf("%s/k8s/%s", NP_TEST_DATADIR, name);
-    FILE *stream = fopen(path, "rb");
-    struct ds s = DS_EMPTY_INITIALIZER;
-    int c;
-
-    if (!stream) {
-        fail_msg("%s: cannot open", path);
-    }
-    while ((c = getc(stream)) != EOF) {
-        ds_put_char(&s, c);
-    }
-    fclose(stream);
+    char *text = unit_read_file(path, sizep);
     free(path);
-    *sizep = s.length;
-    return ds_steal_cstr(&s);
+    return text;
 }
 
 /* Decodes 'text', which must be valid. */

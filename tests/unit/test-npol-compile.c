@@ -21,134 +21,54 @@
 #include "lib/k8s-cache.h"
 #include "lib/k8s-parse.h"
 #include "lib/npol-compile.h"
-#include "lib/portmap.h"
 #include "netpol/pipeline.h"
+#include "tests/unit/npol-world.h"
+#include "tests/unit/unit-file.h"
 #include "flow.h"
 #include "hash.h"
 #include "openvswitch/dynamic-string.h"
-#include "openvswitch/ofp-port.h"
 #include "svec.h"
 #include "util.h"
 
 #define EXAMPLES NP_TEST_DATADIR "/../../deploy/examples"
 
-/* A world: objects, local ports, and the compiled flows. */
-struct world {
-    struct kcache *cache;
-    struct portmap ports;
-    struct flowset flows;
-    struct svec problems;
-    struct k8s_cidr gw_ip;
-    bool reeval;
-};
-
+/* Loads 'text' into 'w'; objects the cache rejects are recorded in
+ * 'w->problems'. */
 static void
-load_text(struct world *w, const char *text)
+load_text(struct npol_world *w, const char *text)
 {
-    json_t *objects;
-    char *error = k8s_decode_text(text, strlen(text), &objects);
-    assert_null(error);
-
-    size_t i;
-    json_t *obj;
-    json_array_foreach (objects, i, obj) {
-        error = kcache_upsert(w->cache, NULL, obj);
-        if (error) {
-            svec_add_nocopy(&w->problems, error);
-        }
-    }
-    json_decref(objects);
+    npol_world_load_text(w, text, &w->problems);
 }
 
 static void
-load_file(struct world *w, const char *name)
+load_file(struct npol_world *w, const char *name)
 {
     char *path = xasprintf("%s/%s", EXAMPLES, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    struct ds text = DS_EMPTY_INITIALIZER;
-    int c;
-    while ((c = getc(f)) != EOF) {
-        ds_put_char(&text, c);
-    }
-    fclose(f);
-    load_text(w, ds_cstr(&text));
-    ds_destroy(&text);
+    char *text = unit_read_file(path, NULL);
+    load_text(w, text);
+    free(text);
     free(path);
-}
-
-static int
-world_setup(void **state)
-{
-    struct world *w = xzalloc(sizeof *w);
-    w->cache = kcache_create();
-    portmap_init(&w->ports);
-    flowset_init(&w->flows);
-    svec_init(&w->problems);
-    assert_null(k8s_parse_cidr("10.244.0.1", true, &w->gw_ip));
-    w->reeval = true;
-    *state = w;
-    return 0;
-}
-
-static int
-world_teardown(void **state)
-{
-    struct world *w = *state;
-    kcache_destroy(w->cache);
-    portmap_destroy(&w->ports);
-    flowset_destroy(&w->flows);
-    svec_destroy(&w->problems);
-    free(w);
-    return 0;
-}
-
-static void
-add_port(struct world *w, const char *ns, const char *name, int ofport,
-         const char *mac)
-{
-    struct eth_addr ea;
-    assert_true(eth_addr_from_string(mac, &ea));
-    portmap_add(&w->ports, ns, name, name, NULL, u16_to_ofp(ofport), ea,
-                NULL);
-}
-
-static void
-compile(struct world *w)
-{
-    struct npol_input in = {
-        .cache = w->cache,
-        .ports = &w->ports,
-        .node_name = "node1",
-        .gw_ofport = u16_to_ofp(1),
-        .gw_mac = ETH_ADDR_C(aa,55,aa,55,00,01),
-        .gw_ips = &w->gw_ip,
-        .n_gw_ips = 1,
-        .reeval_established = w->reeval,
-    };
-    svec_clear(&w->problems);
-    npol_compile(&in, &w->flows, &w->problems);
 }
 
 /* The seed's world: namespaces demo and other, pods nginx, foo, bar (local,
  * ofports 2..4) and other/foo. */
 static void
-seed_world(struct world *w)
+seed_world(struct npol_world *w)
 {
     load_file(w, "namespaces.yaml");
     load_file(w, "pod-demo-nginx.yaml");
     load_file(w, "pod-demo-foo.yaml");
     load_file(w, "pod-demo-bar.yaml");
     load_file(w, "pod-other-foo.yaml");
-    add_port(w, "demo", "nginx", 2, "0a:00:00:00:00:0a");
-    add_port(w, "demo", "foo", 3, "0a:00:00:00:00:0b");
-    add_port(w, "demo", "bar", 4, "0a:00:00:00:00:0c");
+    npol_world_add_port(w, "demo", "nginx", 2, "0a:00:00:00:00:0a");
+    npol_world_add_port(w, "demo", "foo", 3, "0a:00:00:00:00:0b");
+    npol_world_add_port(w, "demo", "bar", 4, "0a:00:00:00:00:0c");
 }
 
 /* Returns the flows of 'table' whose cookie has 'category', one per line,
  * sorted. */
 static char *
-flows_of(const struct world *w, int table, enum np_cookie_category cat)
+flows_of(const struct npol_world *w, int table, enum np_cookie_category cat)
 {
     struct flowset sub;
     const struct np_flow *f;
@@ -194,22 +114,13 @@ check_golden(const char *actual, const char *name)
         fputs(actual, f);
         fclose(f);
     }
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fail_msg("missing golden file %s", path);
-    }
-    struct ds expected = DS_EMPTY_INITIALIZER;
-    int c;
-    while ((c = getc(f)) != EOF) {
-        ds_put_char(&expected, c);
-    }
-    fclose(f);
-    if (strcmp(ds_cstr(&expected), actual)) {
+    char *expected = unit_read_file(path, NULL);
+    if (strcmp(expected, actual)) {
         fprintf(stderr, "--- expected %s\n%s--- actual\n%s", path,
-                ds_cstr(&expected), actual);
+                expected, actual);
         fail_msg("flows differ from %s", name);
     }
-    ds_destroy(&expected);
+    free(expected);
     free(path);
 }
 
@@ -222,9 +133,9 @@ policy_cookie(enum np_cookie_category cat, const char *uid)
 static void
 test_no_policy_no_isolation(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
-    compile(w);
+    npol_world_compile(w);
 
     char *ingress = flows_of(w, NP_T_INGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     assert_string_equal(ingress, "");
@@ -242,10 +153,10 @@ test_no_policy_no_isolation(void **state)
 static void
 test_access_nginx(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
     load_file(w, "access-nginx.yaml");
-    compile(w);
+    npol_world_compile(w);
     assert_int_equal(w->problems.n, 0);
 
     char *rules = flows_of(w, NP_T_INGRESS_RULE, NP_COOKIE_INGRESS);
@@ -288,10 +199,10 @@ test_access_nginx(void **state)
 static void
 test_default_deny(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
     load_file(w, "default-deny.yaml");
-    compile(w);
+    npol_world_compile(w);
     assert_int_equal(w->problems.n, 0);
 
     char *rules = flows_of(w, NP_T_INGRESS_RULE, NP_COOKIE_INGRESS);
@@ -307,19 +218,19 @@ test_default_deny(void **state)
 static void
 test_deterministic(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
     load_file(w, "access-nginx.yaml");
     load_file(w, "default-deny.yaml");
-    compile(w);
+    npol_world_compile(w);
 
     struct ds first = DS_EMPTY_INITIALIZER;
     flowset_format(&w->flows, &first);
 
     kcache_remove(w->cache, K8S_KIND_NETWORK_POLICY, "demo", "default-deny");
-    compile(w);
+    npol_world_compile(w);
     load_file(w, "default-deny.yaml");
-    compile(w);
+    npol_world_compile(w);
 
     struct ds second = DS_EMPTY_INITIALIZER;
     flowset_format(&w->flows, &second);
@@ -333,14 +244,14 @@ test_deterministic(void **state)
 static void
 test_unknown_ports_get_nothing(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
-    add_port(w, "demo", "ghost", 7, "0a:00:00:00:00:77");
+    npol_world_add_port(w, "demo", "ghost", 7, "0a:00:00:00:00:77");
     load_text(w, "apiVersion: v1\nkind: Pod\nmetadata: {name: far, "
               "namespace: demo}\nspec: {nodeName: node2}\nstatus: "
               "{podIPs: [{ip: 10.244.1.5}]}\n");
-    add_port(w, "demo", "far", 8, "0a:00:00:00:00:78");
-    compile(w);
+    npol_world_add_port(w, "demo", "far", 8, "0a:00:00:00:00:78");
+    npol_world_compile(w);
 
     char *pods = flows_of(w, NP_T_CLASSIFY, NP_COOKIE_POD);
     assert_null(strstr(pods, "in_port=7"));
@@ -355,13 +266,13 @@ test_unknown_ports_get_nothing(void **state)
 static void
 test_broken_policy_fails_closed(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
     load_text(w, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
               "metadata: {name: broken, namespace: demo}\n"
               "spec:\n  podSelector: {matchLabels: {app: bar}}\n"
               "  ingress:\n  - from:\n    - ipBlock: {cidr: 10.0.0.0/33}\n");
-    compile(w);
+    npol_world_compile(w);
 
     bool named = false;
     for (size_t i = 0; i < w->problems.n; i++) {
@@ -381,13 +292,13 @@ test_broken_policy_fails_closed(void **state)
 static void
 test_keep_established_switch(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     seed_world(w);
-    compile(w);
+    npol_world_compile(w);
     char *with = flows_of(w, NP_T_CT_STATE, NP_COOKIE_PIPELINE);
     assert_null(strstr(with, "ct_state=+est+trk,ip actions"));
     w->reeval = false;
-    compile(w);
+    npol_world_compile(w);
     char *without = flows_of(w, NP_T_CT_STATE, NP_COOKIE_PIPELINE);
     assert_non_null(strstr(without, "ct_state=+est+trk,ip actions"));
     free(with);
@@ -472,8 +383,8 @@ test_cidr_subtract(void **state OVS_UNUSED)
     assert_int_equal(npol_cidr_subtract(&block, excepts, 1, out, 64), 1);
 }
 
-#define WORLD_TEST(F) cmocka_unit_test_setup_teardown(F, world_setup, \
-                                                      world_teardown)
+#define WORLD_TEST(F) \
+    cmocka_unit_test_setup_teardown(F, npol_world_setup, npol_world_teardown)
 
 int
 main(void)

@@ -29,69 +29,36 @@
 #include "lib/k8s-cache.h"
 #include "lib/k8s-parse.h"
 #include "lib/npol-compile.h"
-#include "lib/portmap.h"
 #include "netpol/pipeline.h"
+#include "tests/unit/npol-world.h"
 #include "flow.h"
 #include "hash.h"
 #include "openvswitch/dynamic-string.h"
-#include "openvswitch/ofp-port.h"
 #include "sset.h"
 #include "svec.h"
 #include "util.h"
 
-struct world {
-    struct kcache *cache;
-    struct portmap ports;
-    struct flowset flows;
-    struct svec problems;
-    struct k8s_cidr gw_ip;
-};
-
+/* Loads 'text', every object of which must be accepted. */
 static void
-load_text(struct world *w, const char *text)
+load_text(struct npol_world *w, const char *text)
 {
-    json_t *objects;
-    char *error = k8s_decode_text(text, strlen(text), &objects);
-    if (error) {
-        fail_msg("%s in:\n%s", error, text);
-    }
-
-    size_t i;
-    json_t *obj;
-    json_array_foreach (objects, i, obj) {
-        error = kcache_upsert(w->cache, NULL, obj);
-        if (error) {
-            fail_msg("%s", error);
-        }
-    }
-    json_decref(objects);
+    npol_world_load_text(w, text, NULL);
 }
 
 /* Like load_text(), for objects that do not parse: returns the first
  * error (the caller frees it). */
 static char *
-load_text_error(struct world *w, const char *text)
+load_text_error(struct npol_world *w, const char *text)
 {
-    json_t *objects;
-    char *error = k8s_decode_text(text, strlen(text), &objects);
-    assert_null(error);
-
-    size_t i;
-    json_t *obj;
-    json_array_foreach (objects, i, obj) {
-        char *e = kcache_upsert(w->cache, NULL, obj);
-        if (e && !error) {
-            error = e;
-        } else {
-            free(e);
-        }
-    }
-    json_decref(objects);
+    struct svec errors = SVEC_EMPTY_INITIALIZER;
+    npol_world_load_text(w, text, &errors);
+    char *error = errors.n ? xstrdup(errors.names[0]) : NULL;
+    svec_destroy(&errors);
     return error;
 }
 
 static void OVS_PRINTF_FORMAT(2, 3)
-loadf(struct world *w, const char *format, ...)
+loadf(struct npol_world *w, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -104,7 +71,8 @@ loadf(struct world *w, const char *format, ...)
 /* A NetworkPolicy 'name' (uid "uid-'name'") in 'ns'; 'spec' is the YAML
  * of its spec, each line indented by two spaces. */
 static void
-policy(struct world *w, const char *ns, const char *name, const char *spec)
+policy(struct npol_world *w, const char *ns, const char *name,
+       const char *spec)
 {
     loadf(w, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
           "metadata: {name: %s, namespace: %s, uid: uid-%s}\nspec:\n%s",
@@ -112,7 +80,7 @@ policy(struct world *w, const char *ns, const char *name, const char *spec)
 }
 
 static void
-pod(struct world *w, const char *ns, const char *name, const char *labels,
+pod(struct npol_world *w, const char *ns, const char *name, const char *labels,
     const char *node, const char *ips, const char *ports, const char *extra)
 {
     loadf(w, "apiVersion: v1\nkind: Pod\n"
@@ -122,25 +90,11 @@ pod(struct world *w, const char *ns, const char *name, const char *labels,
           name, ns, labels, extra ? extra : "", node, ports, ips);
 }
 
-static void
-add_port(struct world *w, const char *ns, const char *name, int ofport,
-         const char *mac)
-{
-    struct eth_addr ea;
-    assert_true(eth_addr_from_string(mac, &ea));
-    portmap_add(&w->ports, ns, name, name, NULL, u16_to_ofp(ofport), ea,
-                NULL);
-}
-
 static int
 world_setup(void **state)
 {
-    struct world *w = xzalloc(sizeof *w);
-    w->cache = kcache_create();
-    portmap_init(&w->ports);
-    flowset_init(&w->flows);
-    svec_init(&w->problems);
-    assert_null(k8s_parse_cidr("10.244.0.1", true, &w->gw_ip));
+    npol_world_setup(state);
+    struct npol_world *w = *state;
 
     load_text(w, "apiVersion: v1\nkind: Namespace\n"
               "metadata: {name: a, labels: {team: x}}\n---\n"
@@ -159,47 +113,17 @@ world_setup(void **state)
         "[{name: http, containerPort: 80}]", NULL);
     pod(w, "b", "remote", "{app: web}", "node2", "[{ip: 10.244.1.5}]",
         "[{name: http, containerPort: 8081}]", NULL);
-    add_port(w, "a", "web", 2, "0a:00:00:00:00:02");
-    add_port(w, "a", "db", 3, "0a:00:00:00:00:03");
-    add_port(w, "b", "client", 4, "0a:00:00:00:00:04");
-    add_port(w, "a", "web2", 5, "0a:00:00:00:00:05");
-    *state = w;
+    npol_world_add_port(w, "a", "web", 2, "0a:00:00:00:00:02");
+    npol_world_add_port(w, "a", "db", 3, "0a:00:00:00:00:03");
+    npol_world_add_port(w, "b", "client", 4, "0a:00:00:00:00:04");
+    npol_world_add_port(w, "a", "web2", 5, "0a:00:00:00:00:05");
     return 0;
-}
-
-static int
-world_teardown(void **state)
-{
-    struct world *w = *state;
-    kcache_destroy(w->cache);
-    portmap_destroy(&w->ports);
-    flowset_destroy(&w->flows);
-    svec_destroy(&w->problems);
-    free(w);
-    return 0;
-}
-
-static void
-compile(struct world *w)
-{
-    struct npol_input in = {
-        .cache = w->cache,
-        .ports = &w->ports,
-        .node_name = "node1",
-        .gw_ofport = u16_to_ofp(1),
-        .gw_mac = ETH_ADDR_C(aa,55,aa,55,00,01),
-        .gw_ips = &w->gw_ip,
-        .n_gw_ips = 1,
-        .reeval_established = true,
-    };
-    svec_clear(&w->problems);
-    npol_compile(&in, &w->flows, &w->problems);
 }
 
 /* The flows of 'table' (any table if negative) whose cookie has category
  * 'cat' (any if negative), one np_flow_format() line each, sorted. */
 static char *
-flows_of(const struct world *w, int table, int cat)
+flows_of(const struct npol_world *w, int table, int cat)
 {
     const struct np_flow *f;
     struct svec lines = SVEC_EMPTY_INITIALIZER;
@@ -225,7 +149,7 @@ flows_of(const struct world *w, int table, int cat)
 }
 
 static char *
-rules_of(const struct world *w, bool ingress)
+rules_of(const struct npol_world *w, bool ingress)
 {
     return flows_of(w, ingress ? NP_T_INGRESS_RULE : NP_T_EGRESS_RULE,
                     ingress ? NP_COOKIE_INGRESS : NP_COOKIE_EGRESS);
@@ -310,7 +234,7 @@ n_conj_ids(const char *text, const char *needle)
 }
 
 static void
-assert_no_problems(const struct world *w)
+assert_no_problems(const struct npol_world *w)
 {
     if (w->problems.n) {
         fail_msg("unexpected problem: %s", w->problems.names[0]);
@@ -324,12 +248,12 @@ assert_no_problems(const struct world *w)
 static void
 test_policy_types(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     /* Explicit [Egress]: egress-isolated only. */
     policy(w, "a", "eg", "  podSelector: {matchLabels: {app: web}}\n"
            "  policyTypes: [Egress]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *eg = flows_of(w, NP_T_EGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     char *in = flows_of(w, NP_T_INGRESS_DEFAULT, NP_COOKIE_ISOLATION);
@@ -345,7 +269,7 @@ test_policy_types(void **state)
     kcache_remove(w->cache, K8S_KIND_NETWORK_POLICY, "a", "eg");
     policy(w, "a", "dflt", "  podSelector: {matchLabels: {app: db}}\n"
            "  egress: []\n");
-    compile(w);
+    npol_world_compile(w);
     eg = flows_of(w, NP_T_EGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     in = flows_of(w, NP_T_INGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     assert_string_equal(eg, "");
@@ -357,7 +281,7 @@ test_policy_types(void **state)
     /* Omitted policyTypes with egress rules: both directions. */
     policy(w, "a", "dflt", "  podSelector: {matchLabels: {app: db}}\n"
            "  egress: [{ports: [{port: 53, protocol: UDP}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     eg = flows_of(w, NP_T_EGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     in = flows_of(w, NP_T_INGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     HAS(eg, "ip,nw_src=10.244.0.11 actions=drop");
@@ -370,7 +294,7 @@ test_policy_types(void **state)
     policy(w, "a", "dflt", "  podSelector: {matchLabels: {app: db}}\n"
            "  policyTypes: [Ingress]\n"
            "  egress: [{ports: [{port: 53, protocol: UDP}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     eg = flows_of(w, NP_T_EGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     char *rules = rules_of(w, false);
     assert_string_equal(eg, "");
@@ -384,14 +308,14 @@ test_policy_types(void **state)
 static void
 test_union(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "p1", "  podSelector: {matchLabels: {app: web}}\n"
            "  ingress: [{from: [{podSelector: {matchLabels: {app: db}}}]}]\n");
     policy(w, "a", "p2", "  podSelector: {matchLabels: {role: front}}\n"
            "  ingress: [{from: [{namespaceSelector: "
            "{matchLabels: {team: y}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
 
     char *rules = rules_of(w, true);
@@ -421,11 +345,11 @@ test_union(void **state)
 static void
 test_empty_rule_allows_all(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "all", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, true);
     /* db has only an IPv4 address: one flow. */
@@ -439,7 +363,7 @@ test_empty_rule_allows_all(void **state)
 
     policy(w, "a", "all", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: []\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     assert_string_equal(rules, "");
     free(rules);
@@ -450,7 +374,7 @@ test_empty_rule_allows_all(void **state)
     /* The same for egress: "egress: [{}]" is every destination. */
     policy(w, "a", "all", "  podSelector: {matchLabels: {app: db}}\n"
            "  policyTypes: [Egress]\n  egress: [{}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, false);
     HAS(rules, "ip,nw_src=10.244.0.11 actions=set_field:",
         "->reg2,goto_table:6");
@@ -465,7 +389,7 @@ test_empty_rule_allows_all(void **state)
 static void
 test_allow_all_rule_beside_conjunction(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     for (int order = 0; order < 2; order++) {
         const char *conj = "{ports: [{port: 80}]}";
@@ -477,7 +401,7 @@ test_allow_all_rule_beside_conjunction(void **state)
                  "  policyTypes: [Egress]\n"
                  "  egress: [{ports: [{port: 80}]}, {}]\n");
         (void) conj;
-        compile(w);
+        npol_world_compile(w);
         assert_no_problems(w);
         char *rules = rules_of(w, false);
         HAS(rules, "ip,nw_src=10.244.0.11 actions=set_field:",
@@ -489,7 +413,7 @@ test_allow_all_rule_beside_conjunction(void **state)
                  "  ingress: [{}, {}, {from: [{podSelector: {}}]}]\n"
                : "  podSelector: {matchLabels: {app: db}}\n"
                  "  ingress: [{from: [{podSelector: {}}]}, {}, {}]\n");
-        compile(w);
+        npol_world_compile(w);
         assert_no_problems(w);
         rules = rules_of(w, true);
         HAS(rules, "ip,reg1=0x3 actions=set_field:", "->reg3,goto_table:9");
@@ -503,7 +427,7 @@ test_allow_all_rule_beside_conjunction(void **state)
 static void
 test_omitted_and_empty_lists(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
     static const char *const specs[] = {
         "  podSelector: {matchLabels: {app: db}}\n"
         "  ingress: [{ports: [{port: 8080}]}]\n",
@@ -513,7 +437,7 @@ test_omitted_and_empty_lists(void **state)
 
     for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
         policy(w, "a", "lists", specs[i]);
-        compile(w);
+        npol_world_compile(w);
         assert_no_problems(w);
         char *rules = rules_of(w, true);
         /* Two clauses: target and port; no source clause. */
@@ -533,7 +457,7 @@ test_omitted_and_empty_lists(void **state)
     };
     for (size_t i = 0; i < ARRAY_SIZE(specs2); i++) {
         policy(w, "a", "lists", specs2[i]);
-        compile(w);
+        npol_world_compile(w);
         char *rules = rules_of(w, true);
         HAS(rules, "ip,nw_src=10.244.0.10 actions=conjunction(", "1/2)");
         HAS(rules, "ip,nw_src=10.244.0.13 actions=conjunction(", "1/2)");
@@ -549,7 +473,7 @@ test_omitted_and_empty_lists(void **state)
 static void
 test_selects_nothing(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "none", "  podSelector: {matchLabels: {app: db}}\n"
            "  policyTypes: [Ingress, Egress]\n"
@@ -557,7 +481,7 @@ test_selects_nothing(void **state)
            "{matchLabels: {app: nobody}}}]}]\n"
            "  egress: [{to: [{namespaceSelector: "
            "{matchLabels: {team: nobody}}}], ports: [{port: 80}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *in = rules_of(w, true);
     char *eg = rules_of(w, false);
@@ -578,14 +502,14 @@ test_selects_nothing(void **state)
 static void
 test_egress_rules(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "b", "out", "  podSelector: {matchLabels: {app: client}}\n"
            "  policyTypes: [Egress]\n"
            "  egress: [{to: [{namespaceSelector: {matchLabels: {team: x}},"
            " podSelector: {matchLabels: {app: db}}}],"
            " ports: [{port: 8080}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, false);
     /* Clauses: 1 peer (nw_dst), 2 target (nw_src), 3 ports.  client is
@@ -615,12 +539,12 @@ test_egress_rules(void **state)
 static void
 test_peer_selectors(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "ps", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{podSelector: "
            "{matchLabels: {app: web}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     char *rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.0.10 ");
     HAS(rules, "nw_src=10.244.0.13 ");
@@ -630,7 +554,7 @@ test_peer_selectors(void **state)
     policy(w, "a", "ps", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{namespaceSelector: "
            "{matchLabels: {team: y}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.0.12 ");
     HAS(rules, "nw_src=10.244.1.5 ");
@@ -641,7 +565,7 @@ test_peer_selectors(void **state)
     /* namespaceSelector {} is every namespace. */
     policy(w, "a", "ps", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{namespaceSelector: {}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     assert_int_equal(count_lines(rules, "ip,nw_src=", NULL), 5);
     free(rules);
@@ -651,7 +575,7 @@ test_peer_selectors(void **state)
            "  ingress: [{from: [{namespaceSelector: "
            "{matchLabels: {team: y}}, podSelector: "
            "{matchLabels: {app: web}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.1.5 ");
     assert_int_equal(count_lines(rules, "nw_src=", NULL), 1);
@@ -662,7 +586,7 @@ test_peer_selectors(void **state)
            "  ingress: [{from: [{namespaceSelector: "
            "{matchLabels: {team: y}}}, {podSelector: "
            "{matchLabels: {app: web}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.1.5 ");
     HAS(rules, "nw_src=10.244.0.12 ");
@@ -676,7 +600,7 @@ test_peer_selectors(void **state)
     policy(w, "a", "ps", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{namespaceSelector: {matchLabels: "
            "{kubernetes.io/metadata.name: b}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.1.5 ");
     HAS(rules, "nw_src=10.244.0.12 ");
@@ -689,12 +613,12 @@ test_peer_selectors(void **state)
 static void
 test_ip_block_except(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "ipb", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, "
            "except: [10.1.0.0/16]}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, true);
     static const char *const cidrs[] = {
@@ -714,7 +638,7 @@ test_ip_block_except(void **state)
     policy(w, "a", "ipb", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{ipBlock: {cidr: 10.244.0.12/4, "
            "except: [10.244.0.10/32]}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.0.11 ");
     HAS(rules, "nw_src=10.244.0.8/31 ");
@@ -727,7 +651,7 @@ test_ip_block_except(void **state)
     policy(w, "a", "ipb", "  podSelector: {matchLabels: {app: web}}\n"
            "  ingress: [{from: [{ipBlock: {cidr: 'fd00::/64', "
            "except: ['fd00::12/128']}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "ipv6,ipv6_src=fd00::/124 actions=conjunction(");
     HAS(rules, "ipv6,ipv6_src=fd00::10/127 actions=conjunction(");
@@ -756,7 +680,7 @@ test_match_expressions(void **state)
         { "{key: role, operator: DoesNotExist}",
           { "10.244.0.11 ", "10.244.0.12 ", "10.244.0.13 ", "10.244.1.5 " } },
     };
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         char *spec = xasprintf("  podSelector: {matchLabels: {app: db}}\n"
@@ -765,7 +689,7 @@ test_match_expressions(void **state)
                                "\n", cases[i].expr);
         policy(w, "a", "expr", spec);
         free(spec);
-        compile(w);
+        npol_world_compile(w);
         assert_no_problems(w);
         char *rules = rules_of(w, true);
         size_t n = 0;
@@ -785,7 +709,7 @@ test_match_expressions(void **state)
     policy(w, "a", "expr", "  podSelector: {matchExpressions: "
            "[{key: app, operator: NotIn, values: [web]}]}\n"
            "  ingress: []\n");
-    compile(w);
+    npol_world_compile(w);
     char *drops = flows_of(w, NP_T_INGRESS_DEFAULT, NP_COOKIE_ISOLATION);
     HAS(drops, "reg1=0x3 actions=drop");
     assert_int_equal(count_lines(drops, "drop", NULL), 1);
@@ -798,14 +722,14 @@ test_match_expressions(void **state)
 static void
 test_named_ports_ingress(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "named", "  podSelector: {}\n"
            "  ingress: [{from: [{namespaceSelector: {}}], "
            "ports: [{port: http}]}]\n");
     policy(w, "b", "named-b", "  podSelector: {}\n"
            "  ingress: [{ports: [{port: http}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, true);
 
@@ -848,7 +772,7 @@ test_named_ports_ingress(void **state)
     policy(w, "a", "named", "  podSelector: {matchLabels: {app: web}}\n"
            "  ingress: [{ports: [{port: dns}, "
            "{port: dns, protocol: UDP}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "udp,tp_dst=53 actions=conjunction(");
     HAS_NO(rules, "tcp");
@@ -862,13 +786,13 @@ test_named_ports_ingress(void **state)
 static void
 test_named_ports_egress(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "b", "out", "  podSelector: {matchLabels: {app: client}}\n"
            "  policyTypes: [Egress]\n"
            "  egress: [{to: [{namespaceSelector: {}, podSelector: "
            "{matchLabels: {app: web}}}], ports: [{port: http}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, false);
     /* web, web2 (80) in one group, remote (8081) in another. */
@@ -900,7 +824,7 @@ test_named_ports_egress(void **state)
            "  egress: [{ports: [{port: metrics}]}, "
            "{to: [{ipBlock: {cidr: 192.168.0.0/16}}], "
            "ports: [{port: http}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, false);
     HAS(rules, "ip,nw_dst=10.244.0.11 actions=conjunction(");
     HAS(rules, "tcp,tp_dst=9090 actions=conjunction(");
@@ -915,7 +839,7 @@ test_named_ports_egress(void **state)
            "  policyTypes: [Egress]\n"
            "  egress: [{to: [{ipBlock: {cidr: 10.244.0.8/30, "
            "except: [10.244.0.9/32]}}], ports: [{port: http}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     rules = rules_of(w, false);
     struct sset web = SSET_INITIALIZER(&web);
@@ -945,11 +869,11 @@ test_named_ports_egress(void **state)
 static void
 test_end_port(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "range", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{ports: [{port: 1000, endPort: 2000}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, true);
 
@@ -975,12 +899,12 @@ test_end_port(void **state)
 static void
 test_protocols(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "proto", "  podSelector: {matchLabels: {app: web}}\n"
            "  ingress: [{ports: [{port: 80}, {protocol: UDP, port: 53}, "
            "{protocol: SCTP, port: 7777}, {protocol: UDP}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, true);
     HAS(rules, "tcp,tp_dst=80 actions=conjunction(");
@@ -994,7 +918,7 @@ test_protocols(void **state)
     /* A policy that allows only SCTP must not allow TCP. */
     policy(w, "a", "proto", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{ports: [{protocol: SCTP, port: 80}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "sctp,tp_dst=80 ");
     HAS_NO(rules, "tcp");
@@ -1007,7 +931,7 @@ test_protocols(void **state)
 static void
 test_dual_stack(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "ds", "  podSelector: {matchLabels: {app: web}}\n"
            "  policyTypes: [Ingress, Egress]\n"
@@ -1015,7 +939,7 @@ test_dual_stack(void **state)
            "{matchLabels: {team: y}}}], ports: [{port: 80}]}]\n"
            "  egress: [{to: [{namespaceSelector: {}}, "
            "{ipBlock: {cidr: '2001:db8::/32'}}], ports: [{port: 443}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
 
     for (int ingress = 0; ingress < 2; ingress++) {
@@ -1070,11 +994,11 @@ test_dual_stack(void **state)
 static void
 test_always_allowed(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "deny", "  podSelector: {}\n"
            "  policyTypes: [Ingress, Egress]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *p = flows_of(w, -1, NP_COOKIE_PIPELINE);
     char *pods = flows_of(w, -1, NP_COOKIE_POD);
@@ -1124,13 +1048,13 @@ test_always_allowed(void **state)
 static void
 test_changes_recompiled(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "chg", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{namespaceSelector: "
            "{matchLabels: {team: y}}, podSelector: "
            "{matchLabels: {app: client}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     struct ds first = DS_EMPTY_INITIALIZER;
     flowset_format(&w->flows, &first);
     char *rules = rules_of(w, true);
@@ -1140,7 +1064,7 @@ test_changes_recompiled(void **state)
     /* Pod label change: no longer selected. */
     pod(w, "b", "client", "{app: other}", "node1",
         "[{ip: 10.244.0.12}, {ip: 'fd00::12'}]", "[]", NULL);
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     assert_string_equal(rules, "");
     free(rules);
@@ -1150,7 +1074,7 @@ test_changes_recompiled(void **state)
         "[{ip: 10.244.0.12}, {ip: 'fd00::12'}]", "[]", NULL);
     load_text(w, "apiVersion: v1\nkind: Namespace\n"
               "metadata: {name: b, labels: {team: z}}\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     assert_string_equal(rules, "");
     free(rules);
@@ -1160,7 +1084,7 @@ test_changes_recompiled(void **state)
     /* Address change. */
     pod(w, "b", "client", "{app: client}", "node1",
         "[{ip: 10.244.0.42}]", "[]", NULL);
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.0.42 ");
     HAS_NO(rules, "nw_src=10.244.0.12 ");
@@ -1170,13 +1094,13 @@ test_changes_recompiled(void **state)
     /* Deletion, then re-creation with the same addresses: exactly the
      * flows of the start. */
     kcache_remove(w->cache, K8S_KIND_POD, "b", "client");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS_NO(rules, "nw_src=10.244.0.42 ");
     free(rules);
     pod(w, "b", "client", "{app: client}", "node1",
         "[{ip: 10.244.0.12}, {ip: 'fd00::12'}]", "[]", NULL);
-    compile(w);
+    npol_world_compile(w);
     struct ds again = DS_EMPTY_INITIALIZER;
     flowset_format(&w->flows, &again);
     assert_string_equal(ds_cstr(&first), ds_cstr(&again));
@@ -1184,13 +1108,13 @@ test_changes_recompiled(void **state)
     /* Policy update and deletion. */
     policy(w, "a", "chg", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{podSelector: {}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     HAS_NO(rules, "nw_src=10.244.0.12 ");
     HAS(rules, "nw_src=10.244.0.10 ");
     free(rules);
     kcache_remove(w->cache, K8S_KIND_NETWORK_POLICY, "a", "chg");
-    compile(w);
+    npol_world_compile(w);
     rules = rules_of(w, true);
     assert_string_equal(rules, "");
     free(rules);
@@ -1208,7 +1132,7 @@ test_changes_recompiled(void **state)
 static void
 test_pod_lifecycle(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     pod(w, "b", "noip", "{app: peer}", "node2", "[]", "[]", NULL);
     pod(w, "b", "done", "{app: peer}", "node2", "[{ip: 10.244.1.7}]", "[]",
@@ -1230,7 +1154,7 @@ test_pod_lifecycle(void **state)
     policy(w, "a", "lc", "  podSelector: {matchLabels: {app: db}}\n"
            "  ingress: [{from: [{namespaceSelector: {}, podSelector: "
            "{matchLabels: {app: peer}}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     assert_no_problems(w);
     char *rules = rules_of(w, true);
     HAS(rules, "nw_src=10.244.1.9 ");       /* Terminating: still a peer. */
@@ -1248,7 +1172,7 @@ test_pod_lifecycle(void **state)
               "status: {phase: Failed, podIPs: [{ip: 10.244.0.13}]}\n");
     pod(w, "a", "db", "{app: db}", "node1", "[{ip: 10.244.0.11}]", "[]",
         ", deletionTimestamp: '2026-01-01T00:00:00Z'");
-    compile(w);
+    npol_world_compile(w);
     char *pods = flows_of(w, NP_T_CLASSIFY, NP_COOKIE_POD);
     HAS_NO(pods, "in_port=5 ");
     HAS(pods, "in_port=3 ");
@@ -1259,7 +1183,7 @@ test_pod_lifecycle(void **state)
 
     /* A local pod without an address yet: no forwarding either. */
     pod(w, "a", "web", "{app: web}", "node1", "[]", "[]", NULL);
-    compile(w);
+    npol_world_compile(w);
     pods = flows_of(w, NP_T_CLASSIFY, NP_COOKIE_POD);
     HAS_NO(pods, "in_port=2 ");
     free(pods);
@@ -1270,17 +1194,17 @@ test_pod_lifecycle(void **state)
 static void
 test_cookies(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     policy(w, "a", "c1", "  podSelector: {}\n"
            "  policyTypes: [Ingress, Egress]\n"
            "  ingress: [{from: [{podSelector: {}}], ports: [{port: 80}]}]\n"
            "  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]\n");
-    compile(w);
+    npol_world_compile(w);
     char *c1_alone = flows_of(w, -1, -1);
     policy(w, "b", "c2", "  podSelector: {}\n"
            "  ingress: [{from: [{podSelector: {}}], ports: [{port: 80}]}]\n");
-    compile(w);
+    npol_world_compile(w);
 
     uint64_t in1 = np_cookie(NP_COOKIE_INGRESS, hash_string("uid-c1", 0));
     uint64_t eg1 = np_cookie(NP_COOKIE_EGRESS, hash_string("uid-c1", 0));
@@ -1304,7 +1228,7 @@ test_cookies(void **state)
 
     /* Removing c2 gives back c1's flows byte for byte. */
     kcache_remove(w->cache, K8S_KIND_NETWORK_POLICY, "b", "c2");
-    compile(w);
+    npol_world_compile(w);
     char *c1_again = flows_of(w, -1, -1);
     assert_string_equal(c1_alone, c1_again);
     free(c1_alone);
@@ -1316,7 +1240,7 @@ test_cookies(void **state)
 static void
 test_uncompilable_policy(void **state)
 {
-    struct world *w = *state;
+    struct npol_world *w = *state;
 
     char *error = load_text_error(
         w, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
@@ -1327,7 +1251,7 @@ test_uncompilable_policy(void **state)
         "except: [11.0.0.0/16]}}]}]\n");
     assert_non_null(error);
     free(error);
-    compile(w);
+    npol_world_compile(w);
     bool named = false;
     for (size_t i = 0; i < w->problems.n; i++) {
         named |= (strstr(w->problems.names[i], "a/bad") != NULL
@@ -1347,8 +1271,8 @@ test_uncompilable_policy(void **state)
     free(rules);
 }
 
-#define WORLD_TEST(F) cmocka_unit_test_setup_teardown(F, world_setup, \
-                                                      world_teardown)
+#define WORLD_TEST(F) \
+    cmocka_unit_test_setup_teardown(F, world_setup, npol_world_teardown)
 
 int
 main(void)
