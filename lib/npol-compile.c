@@ -661,6 +661,30 @@ npc_pipeline(struct npc_ctx *ctx)
     npc_add(ctx, NP_T_OUTPUT, NP_PRI_POD, cookie, &m, a);
 }
 
+/* Neighbour discovery (router and neighbour solicitations and
+ * advertisements) from 'port' (and, if nonnull, from MAC 'mac') is switched
+ * normally, ahead of the port's IPv6 flows, which would send it to
+ * conntrack and then to a forwarding table that knows no multicast. */
+static void
+npc_put_nd_normal(struct npc_ctx *ctx, ofp_port_t port,
+                  const struct eth_addr *mac, uint64_t cookie)
+{
+    for (uint8_t type = 133; type <= 136; type++) {
+        struct match m;
+        match_init_catchall(&m);
+        match_set_in_port(&m, port);
+        if (mac) {
+            match_set_dl_src(&m, *mac);
+        }
+        match_set_dl_type(&m, htons(ETH_TYPE_IPV6));
+        match_set_nw_proto(&m, IPPROTO_ICMPV6);
+        match_set_icmp_type(&m, type);
+        struct ofpbuf *a = npc_acts(ctx);
+        npc_put_normal(a);
+        npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD + 2, cookie, &m, a);
+    }
+}
+
 /* The gateway: the node's own port on the bridge. */
 static void
 npc_gateway(struct npc_ctx *ctx)
@@ -697,6 +721,7 @@ npc_gateway(struct npc_ctx *ctx)
     a = npc_acts(ctx);
     npc_put_normal(a);
     npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD, cookie, &m, a);
+    npc_put_nd_normal(ctx, gw, NULL, cookie);
 
     match_init_catchall(&m);
     match_set_dl_dst(&m, in->gw_mac);
@@ -794,18 +819,8 @@ npc_local_pod(struct npc_ctx *ctx, const struct npc_local *l)
         npc_add(ctx, NP_T_INGRESS_RULE, NP_PRI_TOP - 3, cookie, &m, a);
     }
 
-    /* Neighbour discovery (router and neighbour solicitations and
-     * advertisements) from the pod's MAC. */
-    for (uint8_t type = 133; has_v6 && type <= 136; type++) {
-        match_init_catchall(&m);
-        match_set_in_port(&m, port->ofport);
-        match_set_dl_src(&m, port->mac);
-        match_set_dl_type(&m, htons(ETH_TYPE_IPV6));
-        match_set_nw_proto(&m, IPPROTO_ICMPV6);
-        match_set_icmp_type(&m, type);
-        a = npc_acts(ctx);
-        npc_put_normal(a);
-        npc_add(ctx, NP_T_SPOOF_GUARD, NP_PRI_POD + 2, cookie, &m, a);
+    if (has_v6) {
+        npc_put_nd_normal(ctx, port->ofport, &port->mac, cookie);
     }
 
     match_init_catchall(&m);

@@ -117,6 +117,7 @@ E2E_TESTS = \
 	tests/e2e/cni-stress.sh \
 	tests/e2e/seed-policies.sh \
 	tests/e2e/features.sh \
+	tests/e2e/ipv6.sh \
 	tests/e2e/differential.sh \
 	tests/e2e/apiserver.sh \
 	tests/e2e/apiserver-faults.sh \

@@ -98,7 +98,8 @@ np_node() {
         OVS_LOGDIR="$NP_TMP/log" OVS_SYSCONFDIR="$NP_TMP/etc" "$@"
 }
 
-# Polls "$@" every 0.1 s for up to $NP_WAIT seconds (default 10).
+# Runs "$@" until it succeeds, at most $NP_WAIT * 10 times (default 10),
+# 0.1 s apart: at least $NP_WAIT seconds, longer when "$@" itself is slow.
 np_wait_until() {
     local i n=$(( ${NP_WAIT:-10} * 10 ))
     for i in $(seq "$n"); do
@@ -171,13 +172,21 @@ np_appctl() {
 }
 
 # The CNI network configuration for pods of this node.
+# With NP_POD_CIDR6 and NP_GW_IP6 set, pods are dual-stack.
 np_cni_conf() {
+    local ipam
+    if [ -n "${NP_POD_CIDR6:-}" ]; then
+        ipam='"ranges":[[{"subnet":"'$NP_POD_CIDR'","gateway":"'$NP_GW_IP'"}],
+                        [{"subnet":"'$NP_POD_CIDR6'","gateway":"'$NP_GW_IP6'"}]],
+              "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}]'
+    else
+        ipam='"subnet":"'$NP_POD_CIDR'","gateway":"'$NP_GW_IP'",
+              "routes":[{"dst":"0.0.0.0/0"}]'
+    fi
     cat <<CONF
 {"cniVersion":"1.0.0","name":"np-test","type":"ovs-netpol-cni",
  "bridge":"$NP_BRIDGE","ovsdb":"unix:$NP_TMP/run/db.sock",
- "ipam":{"type":"host-local","subnet":"$NP_POD_CIDR",
-         "gateway":"$NP_GW_IP","dataDir":"$NP_TMP/ipam",
-         "routes":[{"dst":"0.0.0.0/0"}]}}
+ "ipam":{"type":"host-local","dataDir":"$NP_TMP/ipam",$ipam}}
 CONF
 }
 
