@@ -367,7 +367,6 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
             break;
         case OPT_GATEWAY:
             free(o->gateway);
-    free(o->gateway_address);
             o->gateway = xstrdup(optarg);
             break;
         case OPT_GATEWAY_ADDRESS: {
@@ -449,6 +448,7 @@ ctl_options_destroy(struct ctl_options *o)
     free(o->bridge);
     free(o->datapath_type);
     free(o->gateway);
+    free(o->gateway_address);
     free(o->node_name);
     free(o->unixctl_path);
 }
