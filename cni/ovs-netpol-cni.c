@@ -94,17 +94,20 @@ cni_read_stdin(char **textp)
 }
 
 /* Returns a new error with 'code' and the message "<prefix>: <msg>", with
- * <msg> formatted from 'format' and 'args'. */
+ * <msg> formatted from 'format' and the arguments that follow. */
 static struct cni_error *
-cni_error_vprefixed(int code, const char *prefix, const char *format,
-                    va_list args)
-    OVS_PRINTF_FORMAT(3, 0);
+cni_error_prefixed(int code, const char *prefix, const char *format, ...)
+    OVS_PRINTF_FORMAT(3, 4);
 
 static struct cni_error *
-cni_error_vprefixed(int code, const char *prefix, const char *format,
-                    va_list args)
+cni_error_prefixed(int code, const char *prefix, const char *format, ...)
 {
+    va_list args;
+
+    va_start(args, format);
     char *msg = xvasprintf(format, args);
+    va_end(args);
+
     struct cni_error *error = cni_error_create(code, "%s: %s", prefix, msg);
     free(msg);
     return error;
@@ -622,22 +625,10 @@ cni_cmd_del(const struct cni_env *env, const struct cni_netconf *conf)
 
 /* CHECK. */
 
-static struct cni_error *
-cni_check_failed(const char *format, ...)
-    OVS_PRINTF_FORMAT(1, 2);
-
-static struct cni_error *
-cni_check_failed(const char *format, ...)
-{
-    va_list args;
-
-    va_start(args, format);
-    struct cni_error *error = cni_error_vprefixed(CNI_ERR_INTERNAL,
-                                                  "CHECK failed", format,
-                                                  args);
-    va_end(args);
-    return error;
-}
+/* A CHECK failure: "CHECK failed: <msg>", with <msg> formatted from the
+ * printf-style arguments. */
+#define cni_check_failed(...) \
+    cni_error_prefixed(CNI_ERR_INTERNAL, "CHECK failed", __VA_ARGS__)
 
 /* Returns the addresses of interface 'iface' of 'prev' as ADD wrote them
  * into NP_EXTID_IPS: without prefix lengths, comma-separated. */
@@ -1044,22 +1035,11 @@ cni_cmd_gc(const struct cni_env *env, const struct cni_netconf *conf)
 
 /* STATUS. */
 
-static struct cni_error *
-cni_not_available(const char *format, ...)
-    OVS_PRINTF_FORMAT(1, 2);
-
-static struct cni_error *
-cni_not_available(const char *format, ...)
-{
-    va_list args;
-
-    va_start(args, format);
-    struct cni_error *error = cni_error_vprefixed(CNI_ERR_NOT_AVAILABLE,
-                                                  "plugin not available",
-                                                  format, args);
-    va_end(args);
-    return error;
-}
+/* A STATUS failure (code 50): "plugin not available: <msg>", with <msg>
+ * formatted from the printf-style arguments. */
+#define cni_not_available(...) \
+    cni_error_prefixed(CNI_ERR_NOT_AVAILABLE, "plugin not available", \
+                       __VA_ARGS__)
 
 /* STATUS (1.1.0): ready to service ADD when the IPAM delegate is there
  * (and ready, if it speaks 1.1.0), OVSDB answers, the bridge exists and the

@@ -49,12 +49,7 @@ np_init
 
 say() { printf '%s\n' "$*"; }
 
-PODS="demo/nginx demo/foo demo/bar other/foo"
-CLIENTS="$PODS node"
-SERVERS=""
-for p in $PODS; do
-    SERVERS="$SERVERS $p=$(np_pod_ip_of "$EX/pod-${p%/*}-${p#*/}.yaml")"
-done
+np_examples_pods "$EX"
 
 unexpected=0
 step=0

@@ -66,7 +66,7 @@ tests_unit_test_deploy_LDADD = $(UNIT_LDADD)
 EXTRA_PROGRAMS = tests/diff/np-world
 check_DATA = tests/diff/np-world$(EXEEXT)
 CLEANFILES += tests/diff/np-world$(EXEEXT)
-tests_diff_np_world_SOURCES = tests/diff/np-world.c
+tests_diff_np_world_SOURCES = tests/diff/np-world.c tests/common/np-rand.h
 tests_diff_np_world_LDADD = $(JANSSON_LIBS)
 
 # --- unit tests: API client ---
@@ -132,7 +132,8 @@ EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/apiserver-objects.sh
 # results are printed next to the targets of docs/scale.md. ---
 EXTRA_PROGRAMS += tests/bench/np-workload
 CLEANFILES += tests/bench/np-workload$(EXEEXT)
-tests_bench_np_workload_SOURCES = tests/bench/np-workload.c
+tests_bench_np_workload_SOURCES = \
+	tests/bench/np-workload.c tests/common/np-rand.h
 EXTRA_PROGRAMS += tests/bench/np-compile-bench
 CLEANFILES += tests/bench/np-compile-bench$(EXEEXT)
 tests_bench_np_compile_bench_SOURCES = tests/bench/np-compile-bench.c

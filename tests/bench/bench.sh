@@ -165,18 +165,12 @@ manifest_mb=$(du -sm "$NP_TMP/manifests" | cut -f1)
 n_files=$(ls "$NP_TMP/manifests" | wc -l)
 
 # --- First realization ---
+# (Not np_controller_start: the gateway port and its address are made
+# above, without --gateway-address.)
 ctl_start() {
     rm -f "$NP_TMP/run/controller.ctl"
-    np_spawn ip netns exec "$NP_NODE_NS" env \
-        OVS_RUNDIR="$NP_TMP/run" OVS_DBDIR="$NP_TMP/db" \
-        OVS_LOGDIR="$NP_TMP/log" OVS_SYSCONFDIR="$NP_TMP/etc" \
-        "$NP_CONTROLLER" \
-        --ovsdb="unix:$NP_TMP/run/db.sock" --bridge="$NP_BRIDGE" \
-        --datapath-type=netdev --node-name=node1 \
-        --manifests="$NP_TMP/manifests" \
-        --unixctl="$NP_TMP/run/controller.ctl" \
-        --log-file="$NP_TMP/log/controller.log" -vconsole:off
-    CTL_PID=$NP_LAST_PID
+    np_controller_spawn
+    CTL_PID=$NP_CONTROLLER_PID
 }
 LOAD_START=$(load)
 ctl_start

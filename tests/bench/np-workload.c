@@ -79,26 +79,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/common/np-rand.h"
+
 #define NODE_PODS 110           /* Pods per node, and local pods. */
 #define POLICIES_PER_NS 5
-
-/* PRNG: splitmix64, so that a seed gives the same world everywhere. */
-static uint64_t rng_state;
-
-static uint64_t
-rng_next(void)
-{
-    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static unsigned int
-rnd(unsigned int n)
-{
-    return n ? rng_next() % n : 0;
-}
 
 static void
 fatal(const char *format, ...)

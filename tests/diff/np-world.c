@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "lib/json-guard.h"
+#include "tests/common/np-rand.h"
 
 #define NODE_NAME "node1"
 #define NODE_IP "10.244.0.1"
@@ -87,25 +88,6 @@ fmt(const char *format, ...)
     }
     va_end(args);
     return s;
-}
-
-/* splitmix64: tiny, well mixed, and the same everywhere. */
-static uint64_t rng_state;
-
-static uint64_t
-rng_next(void)
-{
-    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* A number in [0, n). */
-static unsigned int
-rnd(unsigned int n)
-{
-    return n ? rng_next() % n : 0;
 }
 
 /* True with probability 'percent'/100. */

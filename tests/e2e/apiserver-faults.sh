@@ -33,14 +33,7 @@
 . "$(dirname "$0")/apiserver-objects.sh"
 
 np_init
-np_node_start
-np_api_start
-api_world | np_api_apply_json || np_fail "cannot create the objects"
-api_policy_same_ns | np_api_apply_json || np_fail "cannot create web-ingress"
-np_controller_start_api --watch-idle-timeout=5
-np_pod_add demo web 10.244.0.11
-np_pod_add demo client 10.244.0.12
-np_pod_add other client 10.244.0.13
+np_api_world_start "api_world api_policy_same_ns" --watch-idle-timeout=5
 
 PAIRS="demo/client>demo/web other/client>demo/web other/client>demo/client"
 PAIRS="$PAIRS demo/web>demo/client"

@@ -24,15 +24,8 @@
 . "$(dirname "$0")/apiserver-objects.sh"
 
 np_init
-np_node_start
-np_api_start
 LATENCY=${NP_API_LATENCY:-1}
-
-api_world | np_api_apply_json || np_fail "cannot create the objects"
-np_controller_start_api
-np_pod_add demo web 10.244.0.11
-np_pod_add demo client 10.244.0.12
-np_pod_add other client 10.244.0.13
+np_api_world_start api_world
 np_serve demo web 80
 np_serve demo client 80
 

@@ -27,13 +27,7 @@
 . "$(dirname "$0")/lib.sh"
 
 np_init
-np_node_start
-np_vsctl add-br "$NP_BRIDGE" -- set bridge "$NP_BRIDGE" datapath_type=netdev \
-    || np_fail "cannot create $NP_BRIDGE"
-np_wait_until np_ofctl show "$NP_BRIDGE" || np_fail "$NP_BRIDGE not up"
-np_ofctl add-flow "$NP_BRIDGE" actions=normal || np_fail "add-flow"
-
-IPAM_DIR=$NP_TMP/ipam/np-test
+np_node_start_bridge
 
 # Runs the plugin in the node namespace: cni_exec CMD CONTAINER-ID NETNS
 # [VAR=VALUE...], configuration on stdin.  An empty NETNS leaves CNI_NETNS
@@ -58,19 +52,6 @@ expect_error() {
         || np_fail "expected \"$2\" in the error, got: $3"
 }
 
-host_ifname() {
-    # The name the plugin derives; read back from OVSDB by container id.
-    np_vsctl --bare --columns=name find Interface \
-        "external_ids:\"ovs-netpol/container-id\"=$1"
-}
-
-# Counts what an attachment can leave behind: host-local allocations,
-# veths in the node namespace, ports on the bridge.
-count_ipam() { find "$IPAM_DIR" -maxdepth 1 -name '10.*' 2>/dev/null | wc -l; }
-count_veths() { ip -n "$NP_NODE_NS" -o link show type veth | wc -l; }
-count_ports() { np_vsctl list-ports "$NP_BRIDGE" | wc -l; }
-snapshot() { echo "$(count_ipam)/$(count_veths)/$(count_ports)"; }
-
 # --- ADD two pods -----------------------------------------------------------
 np_pod_add default a 10.244.0.10
 NS_A=$NP_POD_NS
@@ -78,7 +59,7 @@ np_pod_add default b 10.244.0.11
 NS_B=$NP_POD_NS
 RES_A=$(cat "$NP_TMP/cni-default-a.json")
 
-HOST_A=$(host_ifname "ctr-$NS_A")
+HOST_A=$(np_host_ifname "ctr-$NS_A")
 case $HOST_A in
     np????????????) ;;
     *) np_fail "unexpected host interface name '$HOST_A'" ;;
@@ -133,13 +114,13 @@ np_wait_until np_connect "$NS_A" 10.244.0.11 8080 \
       </dev/null 2>/dev/null)" = b ] || np_fail "wrong answer from pod b"
 
 # --- DEL ---------------------------------------------------------------------
-HOST_B=$(host_ifname "ctr-$NS_B")
-before=$(count_ipam)
+HOST_B=$(np_host_ifname "ctr-$NS_B")
+before=$(np_count_ipam)
 for i in 1 2; do
     out=$(np_cni DEL "$NS_B" default b) || np_fail "DEL #$i of b: $out"
     [ -z "$out" ] || np_fail "DEL printed something: $out"
 done
-[ "$(count_ipam)" -eq $((before - 1)) ] || np_fail "DEL left b's IP"
+[ "$(np_count_ipam)" -eq $((before - 1)) ] || np_fail "DEL left b's IP"
 ip -n "$NP_NODE_NS" link show "$HOST_B" >/dev/null 2>&1 \
     && np_fail "DEL left $HOST_B"
 ip -n "$NS_B" link show eth0 >/dev/null 2>&1 && np_fail "DEL left eth0 in b"
@@ -150,7 +131,8 @@ ip netns del "$NS_A"
 for i in 1 2; do
     out=$(np_cni DEL "$NS_A" default a) || np_fail "DEL of a without netns: $out"
 done
-[ "$(snapshot)" = 0/0/0 ] || np_fail "leftovers after DEL: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] \
+    || np_fail "leftovers after DEL: $(np_cni_leftovers)"
 
 # DEL with the netns unset and nothing to delete.
 out=$(np_cni_conf | cni_exec DEL never-added "") || np_fail "DEL unknown: $out"
@@ -189,22 +171,24 @@ expect_error 999 "IPAM plugin host-local ADD failed: " "$out"
 out=$(np_cni_conf | cni_exec VERSION x "")
 [ "$out" = '{"cniVersion":"1.0.0","supportedVersions":["1.0.0","1.1.0"]}' ] \
     || np_fail "VERSION: $out"
-[ "$(snapshot)" = 0/0/0 ] || np_fail "leftovers after errors: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] \
+    || np_fail "leftovers after errors: $(np_cni_leftovers)"
 
 # --- a failed ADD leaves nothing behind ---------------------------------------
 # CNI_IFNAME already taken in the netns: fails after host-local allocated.
 ip -n "$NS_C" link add eth0 type veth peer name eth0peer
 out=$(np_cni_conf | cni_exec ADD ctr-c "$NS_C")
 expect_error 4 "already exists" "$out"
-[ "$(snapshot)" = 0/0/0 ] || np_fail "leftovers after eth0 clash: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] \
+    || np_fail "leftovers after eth0 clash: $(np_cni_leftovers)"
 ip -n "$NS_C" link del eth0
 
 # A failure injected after each step of ADD.
 for step in ipam veth netns port; do
     out=$(np_cni_conf | cni_exec ADD ctr-c "$NS_C" OVS_NETPOL_CNI_FAIL_AT=$step)
     expect_error 5 "step \\\"$step\\\"" "$out"
-    [ "$(snapshot)" = 0/0/0 ] \
-        || np_fail "leftovers after failure at $step: $(snapshot)"
+    [ "$(np_cni_leftovers)" = 0/0/0 ] \
+        || np_fail "leftovers after failure at $step: $(np_cni_leftovers)"
     ip -n "$NS_C" link show eth0 >/dev/null 2>&1 \
         && np_fail "eth0 left in the netns after failure at $step"
 done
@@ -212,11 +196,11 @@ done
 # And the same attachment then succeeds, here with an MTU on both ends.
 out=$(np_cni_conf | sed 's/"type":"ovs-netpol-cni",/&"mtu":1400,/' \
       | cni_exec ADD ctr-c "$NS_C") || np_fail "ADD c: $out"
-[ "$(snapshot)" = 1/1/1 ] || np_fail "ADD c: $(snapshot)"
+[ "$(np_cni_leftovers)" = 1/1/1 ] || np_fail "ADD c: $(np_cni_leftovers)"
 ip -n "$NS_C" link show eth0 | grep -q 'mtu 1400 ' || np_fail "pod MTU"
-ip -n "$NP_NODE_NS" link show "$(host_ifname ctr-c)" | grep -q 'mtu 1400 ' \
+ip -n "$NP_NODE_NS" link show "$(np_host_ifname ctr-c)" | grep -q 'mtu 1400 ' \
     || np_fail "host MTU"
 out=$(np_cni_conf | cni_exec DEL ctr-c "$NS_C") || np_fail "DEL c: $out"
-[ "$(snapshot)" = 0/0/0 ] || np_fail "DEL c: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] || np_fail "DEL c: $(np_cni_leftovers)"
 
 np_log "PASS: cni-basic"

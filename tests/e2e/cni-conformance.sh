@@ -39,14 +39,8 @@ command -v jq >/dev/null 2>&1 || { np_log "SKIP: jq missing"; exit 77; }
 shopt -s lastpipe
 
 np_init
-# Test a copy: the tree's binary may be rebuilt while this runs.
-cp "$NP_CNI" "$NP_TMP/ovs-netpol-cni" || np_fail "cannot copy $NP_CNI"
-NP_CNI=$NP_TMP/ovs-netpol-cni
-np_node_start
-np_vsctl add-br "$NP_BRIDGE" -- set bridge "$NP_BRIDGE" datapath_type=netdev \
-    || np_fail "cannot create $NP_BRIDGE"
-np_wait_until np_ofctl show "$NP_BRIDGE" || np_fail "$NP_BRIDGE not up"
-np_ofctl add-flow "$NP_BRIDGE" actions=normal || np_fail "add-flow"
+np_cni_copy
+np_node_start_bridge
 
 NET=np-test
 IPAM_DIR=$NP_TMP/ipam/$NET
@@ -121,11 +115,6 @@ expect_error() {
     fi
 }
 
-host_ifname() {
-    np_vsctl --bare --columns=name find Interface \
-        "external_ids:\"ovs-netpol/container-id\"=$1"
-}
-
 # What attachments can leave behind, as lists for exact comparisons.
 list_ipam() {
     for f in "$IPAM_DIR"/*; do
@@ -139,10 +128,6 @@ list_veths() {
         | sed -n 's/^[0-9]*: \([^@:]*\).*/\1/p' | sort
 }
 list_ports() { np_vsctl list-ports "$NP_BRIDGE" | sort; }
-count_ipam() { list_ipam | grep -c . ; }
-snapshot() {
-    echo "$(list_ipam | grep -c .)/$(list_veths | grep -c .)/$(list_ports | grep -c .)"
-}
 
 pod_netns() {
     np_netns_add "$NP_PREFIX-$1"
@@ -222,7 +207,8 @@ expect_error 11 "OVS database"
 # host-local's own error, passed on with its code and context.
 conf 1.0.0 | cni ADD ctr-x "$NS_X" "CNI_ARGS=IgnoreUnknown=1;IP=10.9.9.9"
 expect_error 999 "IPAM plugin host-local ADD failed: "
-[ "$(snapshot)" = 0/0/0 ] || fail "leftovers after bad input: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] \
+    || fail "leftovers after bad input: $(np_cni_leftovers)"
 
 # --- an IPAM plugin that hangs is killed -----------------------------------------
 STEP=ipam-timeout
@@ -249,7 +235,8 @@ for pid in $(cat "$NP_TMP/slow.pids"); do
     NP_WAIT=3 np_wait_until sh -c "! kill -0 $pid" \
         || fail "delegate process $pid survived: $(ps -o pid,stat,args -p "$pid")"
 done
-[ "$(snapshot)" = 0/0/0 ] || fail "leftovers after the timeout: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] \
+    || fail "leftovers after the timeout: $(np_cni_leftovers)"
 
 # --- ADD, CHECK, DEL in 1.0.0 and 1.1.0 -------------------------------------------
 for V in 1.0.0 1.1.0; do
@@ -260,7 +247,7 @@ for V in 1.0.0 1.1.0; do
     conf "$V" '.mtu = 1400' | cni ADD "$CTR" "$NS"
     expect_ok_json
     RES=$(cat "$OUT")
-    HOST=$(host_ifname "$CTR")
+    HOST=$(np_host_ifname "$CTR")
     jq -e --arg v "$V" --arg ns "/var/run/netns/$NS" --arg host "$HOST" '
         .cniVersion == $v
         and (.interfaces | length) == 2
@@ -286,10 +273,11 @@ for V in 1.0.0 1.1.0; do
 
     # A second ADD of the same interface: the spec says fail.
     STEP="add twice $V"
-    before=$(snapshot)
+    before=$(np_cni_leftovers)
     conf "$V" '.mtu = 1400' | cni ADD "$CTR-2" "$NS"
     expect_error 4 "already exists" "$V"
-    [ "$(snapshot)" = "$before" ] || fail "leftovers: $(snapshot) != $before"
+    [ "$(np_cni_leftovers)" = "$before" ] \
+        || fail "leftovers: $(np_cni_leftovers) != $before"
 
     STEP="check $V"
     checkconf() { conf "$V" '.mtu = 1400 | .prevResult = $r' --argjson r "$RES"; }
@@ -374,7 +362,7 @@ for i in 1 2; do
     conf 1.1.0 '.prevResult = $p' --argjson p "$RES_CH" | cni DEL ctr-chain "$NS_CH"
     expect_ok_empty
 done
-[ -z "$(host_ifname ctr-chain)" ] || fail "DEL left the port"
+[ -z "$(np_host_ifname ctr-chain)" ] || fail "DEL left the port"
 ip -n "$NS_CH" link show eth0 >/dev/null 2>&1 && fail "DEL left eth0"
 
 # --- DEL without netns ------------------------------------------------------------
@@ -382,7 +370,7 @@ STEP=del-no-netns
 pod_netns gone
 conf 1.0.0 | cni ADD ctr-gone "$NP_PREFIX-gone"
 expect_ok_json
-before=$(count_ipam)
+before=$(np_count_ipam)
 ip netns del "$NP_PREFIX-gone"
 for i in 1 2; do
     conf 1.0.0 | cni DEL ctr-gone "$NP_PREFIX-gone"
@@ -390,8 +378,8 @@ for i in 1 2; do
     conf 1.0.0 | cni DEL ctr-gone ""
     expect_ok_empty
 done
-[ "$(count_ipam)" -eq $((before - 1)) ] || fail "IP not released"
-[ -z "$(host_ifname ctr-gone)" ] || fail "port left"
+[ "$(np_count_ipam)" -eq $((before - 1)) ] || fail "IP not released"
+[ -z "$(np_host_ifname ctr-gone)" ] || fail "port left"
 
 # --- GC ------------------------------------------------------------------------------
 STEP=gc
@@ -399,7 +387,7 @@ STEP=gc
 pod_netns b
 conf 1.1.0 | cni ADD ctr-b "$NP_PREFIX-b"
 expect_ok_json
-HOST_B=$(host_ifname ctr-b)
+HOST_B=$(np_host_ifname ctr-b)
 # d: a reservation without anything else (an ADD that died after IPAM).
 pod_netns d
 conf 1.0.0 | ip netns exec "$NP_NODE_NS" env CNI_COMMAND=ADD \
@@ -410,7 +398,7 @@ conf 1.0.0 | ip netns exec "$NP_NODE_NS" env CNI_COMMAND=ADD \
 pod_netns e
 conf 1.1.0 | cni ADD ctr-e "$NP_PREFIX-e"
 expect_ok_json
-HOST_E=$(host_ifname ctr-e)
+HOST_E=$(np_host_ifname ctr-e)
 np_vsctl del-port "$NP_BRIDGE" "$HOST_E"
 # Not ours: a port without our external_ids on our bridge ...
 np_vsctl add-port "$NP_BRIDGE" foreign0 -- set Interface foreign0 type=internal
@@ -420,7 +408,7 @@ pod_netns f
 conf 1.1.0 '.name = "np-other" | .bridge = "br-other" | .ipam.subnet = "10.245.0.0/24" | .ipam.gateway = "10.245.0.1"' \
     | cni ADD ctr-f "$NP_PREFIX-f"
 expect_ok_json
-HOST_F=$(host_ifname ctr-f)
+HOST_F=$(np_host_ifname ctr-f)
 
 VALID='[{"containerID":"ctr-a100","ifname":"eth0"},{"containerID":"ctr-a110","ifname":"eth0"}]'
 ports_before=$(list_ports)
@@ -448,11 +436,12 @@ for V in 1.0.0 1.1.0; do
     expect_ok_empty
 done
 # Again, with the older key and containerID-only entries: nothing to do.
-state=$(snapshot)
+state=$(np_cni_leftovers)
 conf 1.1.0 '.["cni.dev/attachments"] = [{"containerID":"ctr-a100"},{"containerID":"ctr-a110"}]' \
     | cni GC "" ""
 expect_ok_empty
-[ "$(snapshot)" = "$state" ] || fail "second GC changed $state to $(snapshot)"
+[ "$(np_cni_leftovers)" = "$state" ] \
+    || fail "second GC changed $state to $(np_cni_leftovers)"
 conf 1.1.0 | cni GC "" ""
 expect_error 7 valid-attachments 1.1.0
 # Clean up f the ordinary way.
@@ -479,10 +468,11 @@ VSWITCHD_PID=$(cat "$NP_TMP/run/ovs-vswitchd.pid")
 kill "$VSWITCHD_PID"
 NP_WAIT=5 np_wait_until sh -c "! kill -0 $VSWITCHD_PID" || fail "vswitchd still up"
 pod_netns g
-before=$(snapshot)
+before=$(np_cni_leftovers)
 conf 1.0.0 '.ofportTimeoutMs = 700' | cni ADD ctr-g "$NP_PREFIX-g"
 expect_error 11 "assigned no OpenFlow port number"
-[ "$(snapshot)" = "$before" ] || fail "leftovers: $(snapshot) != $before"
+[ "$(np_cni_leftovers)" = "$before" ] \
+    || fail "leftovers: $(np_cni_leftovers) != $before"
 ip -n "$NP_PREFIX-g" link show eth0 >/dev/null 2>&1 && fail "eth0 left in g"
 np_node ovs-vswitchd "unix:$NP_TMP/run/db.sock" \
     --pidfile="$NP_TMP/run/ovs-vswitchd.pid" --detach \
@@ -491,7 +481,7 @@ np_wait_until np_ofctl show "$NP_BRIDGE" || fail "$NP_BRIDGE not back"
 np_ofctl add-flow "$NP_BRIDGE" actions=normal || fail "add-flow"
 conf 1.0.0 | cni ADD ctr-g "$NP_PREFIX-g"
 expect_ok_json
-HOST_G=$(host_ifname ctr-g)
+HOST_G=$(np_host_ifname ctr-g)
 
 # --- ovsdb-server down ---------------------------------------------------------------------
 STEP=no-ovsdb
@@ -504,11 +494,11 @@ conf 1.1.0 | cni STATUS "" ""
 expect_error 50 "OVS database" 1.1.0
 # DEL cannot remove the port, but releases the veth and the address, and
 # says "try again".
-ipam_before=$(count_ipam)
+ipam_before=$(np_count_ipam)
 [ -n "$HOST_G" ] || fail "cannot find g's veth"
 conf 1.0.0 | cni DEL ctr-g "$NP_PREFIX-g"
 expect_error 11 "OVS database"
-[ "$(count_ipam)" -eq $((ipam_before - 1)) ] || fail "DEL kept the IP"
+[ "$(np_count_ipam)" -eq $((ipam_before - 1)) ] || fail "DEL kept the IP"
 ip -n "$NP_NODE_NS" link show "$HOST_G" >/dev/null 2>&1 && fail "DEL kept the veth"
 # With OVSDB back, the runtime's retry finishes the job.
 np_node ovsdb-server "$NP_TMP/db/conf.db" --remote="punix:$NP_TMP/run/db.sock" \
@@ -517,7 +507,7 @@ np_node ovsdb-server "$NP_TMP/db/conf.db" --remote="punix:$NP_TMP/run/db.sock" \
 np_wait_until np_vsctl show || fail "ovsdb-server not back"
 conf 1.0.0 | cni DEL ctr-g "$NP_PREFIX-g"
 expect_ok_empty
-[ -z "$(host_ifname ctr-g)" ] || fail "port of g left"
+[ -z "$(np_host_ifname ctr-g)" ] || fail "port of g left"
 
 # --- DEL everything: nothing left -------------------------------------------------------------
 STEP=final
@@ -526,6 +516,7 @@ for V in 1.0.0 1.1.0; do
     expect_ok_empty
 done
 np_vsctl del-port "$NP_BRIDGE" foreign0
-[ "$(snapshot)" = 0/0/0 ] || fail "leftovers at the end: $(snapshot)"
+[ "$(np_cni_leftovers)" = 0/0/0 ] \
+    || fail "leftovers at the end: $(np_cni_leftovers)"
 
 np_log "PASS: cni-conformance"

@@ -26,30 +26,19 @@ CYCLES=${NP_STRESS_CYCLES:-1000}
 PODS=${NP_STRESS_PODS:-20}
 
 np_init
-# Test a copy: the tree's binary may be rebuilt while this runs.
-cp "$NP_CNI" "$NP_TMP/ovs-netpol-cni" || np_fail "cannot copy $NP_CNI"
-NP_CNI=$NP_TMP/ovs-netpol-cni
-np_node_start
-np_vsctl add-br "$NP_BRIDGE" -- set bridge "$NP_BRIDGE" datapath_type=netdev \
-    || np_fail "cannot create $NP_BRIDGE"
-np_wait_until np_ofctl show "$NP_BRIDGE" || np_fail "$NP_BRIDGE not up"
-np_ofctl add-flow "$NP_BRIDGE" actions=normal || np_fail "add-flow"
+np_cni_copy
+np_node_start_bridge
 
-IPAM_DIR=$NP_TMP/ipam/np-test
 CONF=$(np_cni_conf | jq -c .)
 
-count_ipam() {
-    find "$IPAM_DIR" -maxdepth 1 -name '[0-9]*' 2>/dev/null | wc -l
-}
-count_veths() { ip -n "$NP_NODE_NS" -o link show type veth | wc -l; }
-count_ports() { np_vsctl list-ports "$NP_BRIDGE" | wc -l; }
 count_links() { ip -n "$1" -o link show | wc -l; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # --- 1,000 cycles with failures injected ----------------------------------
 POD=$NP_PREFIX-cycle
 np_netns_add "$POD"
-before="ipam $(count_ipam) veths $(count_veths) ports $(count_ports) links $(count_links "$POD")"
+before="ipam $(np_count_ipam) veths $(np_count_veths) ports $(np_count_ports)"
+before="$before links $(count_links "$POD")"
 
 # The loop runs in one shell inside the node namespace, as a runtime would
 # run the plugin, so that what is measured is the plugin.  Each cycle: an
@@ -88,7 +77,8 @@ ip netns exec "$NP_NODE_NS" env -i PATH="$PATH" OVS_RUNDIR="$NP_TMP/run" \
     >"$NP_TMP/cycles.bad"
 t1=$(now_ms)
 
-after="ipam $(count_ipam) veths $(count_veths) ports $(count_ports) links $(count_links "$POD")"
+after="ipam $(np_count_ipam) veths $(np_count_veths) ports $(np_count_ports)"
+after="$after links $(count_links "$POD")"
 if [ -s "$NP_TMP/cycles.bad" ]; then
     head -n 5 "$NP_TMP/cycles.bad" >&2
     np_fail "$(wc -l <"$NP_TMP/cycles.bad") unexpected outcomes in $CYCLES cycles"
@@ -119,9 +109,9 @@ cni_all() {
     t1=$(now_ms)
 }
 
-base_ipam=$(count_ipam)
-base_veths=$(count_veths)
-base_ports=$(count_ports)
+base_ipam=$(np_count_ipam)
+base_veths=$(np_count_veths)
+base_ports=$(np_count_ports)
 for i in $(seq "$PODS"); do
     np_netns_add "$(np_pod_ns st "p$i")"
 done
@@ -136,8 +126,10 @@ for i in $(seq "$PODS"); do
 done
 n_ips=$(cat "$NP_TMP"/ip.* | sort -u | grep -c '^10\.244\.')
 [ "$n_ips" -eq "$PODS" ] || np_fail "$PODS pods got $n_ips distinct IPs"
-[ "$(count_ipam)" -eq $((base_ipam + PODS)) ] || np_fail "reservations: $(count_ipam)"
-[ "$(count_ports)" -eq $((base_ports + PODS)) ] || np_fail "ports: $(count_ports)"
+[ "$(np_count_ipam)" -eq $((base_ipam + PODS)) ] \
+    || np_fail "reservations: $(np_count_ipam)"
+[ "$(np_count_ports)" -eq $((base_ports + PODS)) ] \
+    || np_fail "ports: $(np_count_ports)"
 n_ofports=$(np_vsctl --bare --columns=ofport list Interface | grep -v '^$' \
             | grep -v -- '^-' | sort -u | wc -l)
 [ "$n_ofports" -ge "$PODS" ] || np_fail "only $n_ofports distinct ofports"
@@ -177,8 +169,8 @@ for i in $(seq "$PODS"); do
     [ "$(count_links "$(np_pod_ns st "p$i")")" -eq 1 ] \
         || np_fail "pod p$i still has links after DEL"
 done
-[ "$(count_ipam)/$(count_veths)/$(count_ports)" = "$base_ipam/$base_veths/$base_ports" ] \
-    || np_fail "after concurrent DELs: $(count_ipam)/$(count_veths)/$(count_ports)"
+[ "$(np_cni_leftovers)" = "$base_ipam/$base_veths/$base_ports" ] \
+    || np_fail "after concurrent DELs: $(np_cni_leftovers)"
 np_log "$PODS concurrent DELs: $((t1 - t0)) ms"
 
 np_log "PASS: cni-stress"

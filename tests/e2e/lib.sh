@@ -138,20 +138,7 @@ np_appctl_vswitchd() {
 # gives the gateway port created by the controller the node's pod-network
 # address.  Extra arguments go to the controller.
 np_controller_start() {
-    # Spawned as a plain command, not through the np_node function: a
-    # backgrounded function runs in a subshell whose pid ($!) is not the
-    # controller's, so np_controller_stop would leave the controller running.
-    np_spawn ip netns exec "$NP_NODE_NS" env \
-        OVS_RUNDIR="$NP_TMP/run" OVS_DBDIR="$NP_TMP/db" \
-        OVS_LOGDIR="$NP_TMP/log" OVS_SYSCONFDIR="$NP_TMP/etc" \
-        "$NP_CONTROLLER" \
-        --ovsdb="unix:$NP_TMP/run/db.sock" --bridge="$NP_BRIDGE" \
-        --datapath-type=netdev --node-name=node1 \
-        "${NP_SOURCE:---manifests=$NP_TMP/manifests}" \
-        --gateway-address="$NP_GW_IP/${NP_POD_CIDR#*/}" \
-        --unixctl="$NP_TMP/run/controller.ctl" \
-        --log-file="$NP_TMP/log/controller.log" -vconsole:off "$@"
-    NP_CONTROLLER_PID=$NP_LAST_PID
+    np_controller_spawn --gateway-address="$NP_GW_IP/${NP_POD_CIDR#*/}" "$@"
     # The controller creates the gateway port and gives it the address.
     np_wait_until np_gateway_has_address \
         || np_fail "controller did not set up $NP_GATEWAY with $NP_GW_IP"
@@ -611,4 +598,103 @@ np_controller_synced() {
     want=$(printf '%s\n' "$st" | sed -n 's/^desired flows: \([0-9]*\)$/\1/p')
     have=$(printf '%s\n' "$st" | sed -n 's/^installed flows: //p')
     [ -n "$want" ] && [ "$want" = "$have" ]
+}
+
+# np_controller_spawn [CONTROLLER-OPTIONS]: starts the controller in the
+# node namespace, on $NP_SOURCE (default: --manifests=$NP_TMP/manifests),
+# and sets NP_CONTROLLER_PID, without waiting for anything and without
+# --gateway-address (np_controller_start adds it and waits for it;
+# tests/bench/bench.sh makes the gateway port itself).
+np_controller_spawn() {
+    # Spawned as a plain command, not through the np_node function: a
+    # backgrounded function runs in a subshell whose pid ($!) is not the
+    # controller's, so np_controller_stop would leave the controller running.
+    np_spawn ip netns exec "$NP_NODE_NS" env \
+        OVS_RUNDIR="$NP_TMP/run" OVS_DBDIR="$NP_TMP/db" \
+        OVS_LOGDIR="$NP_TMP/log" OVS_SYSCONFDIR="$NP_TMP/etc" \
+        "$NP_CONTROLLER" \
+        --ovsdb="unix:$NP_TMP/run/db.sock" --bridge="$NP_BRIDGE" \
+        --datapath-type=netdev --node-name=node1 \
+        "${NP_SOURCE:---manifests=$NP_TMP/manifests}" \
+        --unixctl="$NP_TMP/run/controller.ctl" \
+        --log-file="$NP_TMP/log/controller.log" -vconsole:off "$@"
+    NP_CONTROLLER_PID=$NP_LAST_PID
+}
+
+# --- The fake API server's small world (tests/e2e/apiserver*.sh) ---
+
+# np_api_world_start OBJECTS [CONTROLLER-OPTIONS]: a node with the fake
+# API server, the objects printed by each command of OBJECTS (a list of
+# commands, each applied in turn with np_api_apply_json), the controller
+# on the server (np_controller_start_api with CONTROLLER-OPTIONS) and the
+# pods demo/web (10.244.0.11), demo/client (10.244.0.12) and other/client
+# (10.244.0.13) attached through the CNI plugin.
+np_api_world_start() {
+    local objects=$1 cmd
+    shift
+    np_node_start
+    np_api_start
+    for cmd in $objects; do
+        "$cmd" | np_api_apply_json || np_fail "cannot create $cmd's objects"
+    done
+    np_controller_start_api "$@"
+    np_pod_add demo web 10.244.0.11
+    np_pod_add demo client 10.244.0.12
+    np_pod_add other client 10.244.0.13
+}
+
+# --- deploy/examples' pods (deploy/demo.sh, tests/e2e/seed-policies.sh) ---
+
+# np_examples_pods DIR: sets PODS to the pods of deploy/examples (DIR) as
+# NAMESPACE/NAME, CLIENTS to them and "node", and SERVERS to them as
+# NAMESPACE/NAME=IP with the IPs of their manifests (DIR/pod-NS-NAME.yaml),
+# as np_matrix takes them.
+np_examples_pods() {
+    local p
+    PODS="demo/nginx demo/foo demo/bar other/foo"
+    CLIENTS="$PODS node"
+    SERVERS=""
+    for p in $PODS; do
+        SERVERS="$SERVERS $p=$(np_pod_ip_of "$1/pod-${p%/*}-${p#*/}.yaml")"
+    done
+}
+
+# --- The CNI plugin without a controller (tests/e2e/cni-*.sh) ---
+
+# np_node_start_bridge: np_node_start, then br-int made here (no
+# controller), with datapath_type=netdev and one "actions=normal" flow.
+np_node_start_bridge() {
+    np_node_start
+    np_vsctl add-br "$NP_BRIDGE" \
+        -- set bridge "$NP_BRIDGE" datapath_type=netdev \
+        || np_fail "cannot create $NP_BRIDGE"
+    np_wait_until np_ofctl show "$NP_BRIDGE" || np_fail "$NP_BRIDGE not up"
+    np_ofctl add-flow "$NP_BRIDGE" actions=normal || np_fail "add-flow"
+}
+
+# np_cni_copy: makes NP_CNI a copy of the plugin in $NP_TMP, so that a
+# rebuild of the tree's binary during a long test does not disturb it.
+np_cni_copy() {
+    cp "$NP_CNI" "$NP_TMP/ovs-netpol-cni" || np_fail "cannot copy $NP_CNI"
+    NP_CNI=$NP_TMP/ovs-netpol-cni
+}
+
+# np_host_ifname CONTAINER-ID: the host interface the plugin made for the
+# container (the name it derives, read back from OVSDB).
+np_host_ifname() {
+    np_vsctl --bare --columns=name find Interface \
+        "external_ids:\"ovs-netpol/container-id\"=$1"
+}
+
+# What an attachment can leave behind: host-local reservations of the
+# np_cni_conf network, veths in the node namespace, ports on the bridge;
+# np_cni_leftovers prints the three counts as IPAM/VETHS/PORTS.
+np_count_ipam() {
+    find "$NP_TMP/ipam/np-test" -maxdepth 1 -name '[0-9]*' 2>/dev/null \
+        | wc -l
+}
+np_count_veths() { ip -n "$NP_NODE_NS" -o link show type veth | wc -l; }
+np_count_ports() { np_vsctl list-ports "$NP_BRIDGE" | wc -l; }
+np_cni_leftovers() {
+    echo "$(np_count_ipam)/$(np_count_veths)/$(np_count_ports)"
 }

@@ -29,12 +29,7 @@ np_init
 EX=$top_srcdir/deploy/examples
 [ -f "$EX/access-nginx.yaml" ] || np_fail "$EX/access-nginx.yaml missing"
 
-PODS="demo/nginx demo/foo demo/bar other/foo"
-CLIENTS="$PODS node"
-SERVERS=""
-for p in $PODS; do
-    SERVERS="$SERVERS $p=$(np_pod_ip_of "$EX/pod-${p%/*}-${p#*/}.yaml")"
-done
+np_examples_pods "$EX"
 ip_of() {
     local s
     for s in $SERVERS; do
