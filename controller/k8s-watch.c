@@ -68,6 +68,20 @@ static const struct k8s_resource k8s_resources[] = {
       "/apis/networking.k8s.io/v1/networkpolicies" },
 };
 
+/* The controller's own Node, for its pod CIDRs only.  Not in the cache:
+ * its reflector keeps a struct k8s_node_store instead, and 'kind' is
+ * unused. */
+static const struct k8s_resource k8s_node_resource = {
+    0, "Node", "nodes", "/api/v1/nodes"
+};
+
+/* What is kept of a Node. */
+struct k8s_node_store {
+    bool present;               /* The Node exists and parsed. */
+    struct k8s_cidr *pod_cidrs;
+    size_t n_pod_cidrs;
+};
+
 enum k8s_watch_state {
     K8SW_WAITING,               /* Until 'next_attempt'. */
     K8SW_LISTING,               /* A LIST page request is running. */
@@ -78,6 +92,7 @@ struct k8s_watch {
     const struct k8s_resource *res;
     struct k8s_client *client;
     int idle_sec;
+    char *field_selector;       /* For lists and watches, or NULL. */
 
     enum k8s_watch_state state;
     bool need_list;             /* Next attempt lists (else watches). */
@@ -90,6 +105,10 @@ struct k8s_watch {
     char *list_rv;              /* The list's resourceVersion. */
     struct kcache *staging;     /* Objects listed so far. */
     size_t n_pages;             /* Pages of the current list. */
+
+    /* Instead of the cache and 'staging', for the Node reflector. */
+    struct k8s_node_store node;
+    struct k8s_node_store staged_node;
 
     /* Watching. */
     struct wstream stream;
@@ -123,6 +142,19 @@ static struct vlog_rate_limit obj_rl = VLOG_RATE_LIMIT_INIT(10, 50);
 
 static void k8s_watch_stop__(struct k8s_watch *);
 
+static bool
+k8s_watch_is_node__(const struct k8s_watch *w)
+{
+    return w->res == &k8s_node_resource;
+}
+
+static void
+k8s_node_store_clear__(struct k8s_node_store *store)
+{
+    free(store->pod_cidrs);
+    memset(store, 0, sizeof *store);
+}
+
 static void
 k8s_url_escape__(struct ds *s, const char *value)
 {
@@ -137,18 +169,13 @@ k8s_url_escape__(struct ds *s, const char *value)
     }
 }
 
-struct k8s_watch *
-k8s_watch_create(struct k8s_client *client, enum k8s_kind kind,
-                 int idle_sec)
+static struct k8s_watch *
+k8s_watch_create__(struct k8s_client *client,
+                   const struct k8s_resource *res, int idle_sec)
 {
     struct k8s_watch *w = xzalloc(sizeof *w);
 
-    for (size_t i = 0; i < ARRAY_SIZE(k8s_resources); i++) {
-        if (k8s_resources[i].kind == kind) {
-            w->res = &k8s_resources[i];
-        }
-    }
-    ovs_assert(w->res);
+    w->res = res;
     w->client = client;
     w->idle_sec = idle_sec > 0 ? idle_sec : K8SW_DEFAULT_IDLE_SEC;
     w->state = K8SW_WAITING;
@@ -157,6 +184,18 @@ k8s_watch_create(struct k8s_client *client, enum k8s_kind kind,
     ds_init(&w->page);
     wstream_init(&w->stream, WSTREAM_DEFAULT_MAX_LINE);
     return w;
+}
+
+struct k8s_watch *
+k8s_watch_create(struct k8s_client *client, enum k8s_kind kind,
+                 int idle_sec)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(k8s_resources); i++) {
+        if (k8s_resources[i].kind == kind) {
+            return k8s_watch_create__(client, &k8s_resources[i], idle_sec);
+        }
+    }
+    OVS_NOT_REACHED();
 }
 
 void
@@ -169,6 +208,9 @@ k8s_watch_destroy(struct k8s_watch *w)
         free(w->continue_token);
         free(w->list_rv);
         kcache_destroy(w->staging);
+        k8s_node_store_clear__(&w->node);
+        k8s_node_store_clear__(&w->staged_node);
+        free(w->field_selector);
         free(w->rv);
         free(w->last_error);
         free(w);
@@ -259,9 +301,16 @@ k8s_watch_start_list__(struct k8s_watch *w)
     struct ds path = DS_EMPTY_INITIALIZER;
 
     ds_put_format(&path, "%s?limit=%d", w->res->path, K8SW_LIST_LIMIT);
+    if (w->field_selector) {
+        ds_put_cstr(&path, "&fieldSelector=");
+        k8s_url_escape__(&path, w->field_selector);
+    }
     if (w->continue_token) {
         ds_put_cstr(&path, "&continue=");
         k8s_url_escape__(&path, w->continue_token);
+    } else if (k8s_watch_is_node__(w)) {
+        k8s_node_store_clear__(&w->staged_node);
+        w->n_pages = 0;
     } else {
         /* A new list: start from an empty staging store. */
         if (!w->staging) {
@@ -310,6 +359,28 @@ k8s_watch_upsert__(struct k8s_watch *w, struct kcache *cache,
     }
 }
 
+/* Stores the pod CIDRs of Node 'obj' in 'store'.  A Node that fails to
+ * parse is dropped, as a pod is. */
+static void
+k8s_watch_upsert_node__(struct k8s_watch *w, struct k8s_node_store *store,
+                        const json_t *obj)
+{
+    struct k8s_cidr *cidrs;
+    size_t n;
+    char *error = k8s_parse_node_pod_cidrs(obj, &cidrs, &n);
+
+    k8s_node_store_clear__(store);
+    if (error) {
+        w->n_bad_objects++;
+        VLOG_WARN_RL(&obj_rl, "%s: %s", w->res->name, error);
+        free(error);
+        return;
+    }
+    store->present = true;
+    store->pod_cidrs = cidrs;
+    store->n_pod_cidrs = n;
+}
+
 static void k8s_watch_start_watch__(struct k8s_watch *);
 
 static void
@@ -348,7 +419,11 @@ k8s_watch_list_done__(struct k8s_watch *w, struct kcache *cache)
     size_t i;
     json_t *item;
     json_array_foreach (list.items, i, item) {
-        k8s_watch_upsert__(w, w->staging, item);
+        if (k8s_watch_is_node__(w)) {
+            k8s_watch_upsert_node__(w, &w->staged_node, item);
+        } else {
+            k8s_watch_upsert__(w, w->staging, item);
+        }
     }
     w->n_pages++;
     free(w->list_rv);
@@ -365,10 +440,18 @@ k8s_watch_list_done__(struct k8s_watch *w, struct kcache *cache)
     }
 
     /* The whole list is in: it replaces this kind in the cache. */
-    size_t n = kcache_count(w->staging, w->res->kind);
-    kcache_replace_kind(cache, w->res->kind, w->staging);
-    kcache_destroy(w->staging);
-    w->staging = NULL;
+    size_t n;
+    if (k8s_watch_is_node__(w)) {
+        n = w->staged_node.present;
+        k8s_node_store_clear__(&w->node);
+        w->node = w->staged_node;
+        memset(&w->staged_node, 0, sizeof w->staged_node);
+    } else {
+        n = kcache_count(w->staging, w->res->kind);
+        kcache_replace_kind(cache, w->res->kind, w->staging);
+        kcache_destroy(w->staging);
+        w->staging = NULL;
+    }
     free(w->rv);
     w->rv = w->list_rv;
     w->list_rv = NULL;
@@ -410,6 +493,10 @@ k8s_watch_start_watch__(struct k8s_watch *w)
                   "&resourceVersion=", w->res->path);
     k8s_url_escape__(&path, w->rv);
     ds_put_format(&path, "&timeoutSeconds=%d", timeout);
+    if (w->field_selector) {
+        ds_put_cstr(&path, "&fieldSelector=");
+        k8s_url_escape__(&path, w->field_selector);
+    }
 
     struct k8s_request_options o = {
         .path = ds_cstr(&path),
@@ -497,7 +584,11 @@ k8s_watch_apply__(struct k8s_watch *w, struct kcache *cache,
     switch (ev.type) {
     case WSTREAM_ADDED:
     case WSTREAM_MODIFIED:
-        k8s_watch_upsert__(w, cache, ev.object);
+        if (k8s_watch_is_node__(w)) {
+            k8s_watch_upsert_node__(w, &w->node, ev.object);
+        } else {
+            k8s_watch_upsert__(w, cache, ev.object);
+        }
         k8s_watch_set_rv__(w, ev.resource_version);
         w->n_events++;
         w->backoff_msec = 0;
@@ -508,7 +599,9 @@ k8s_watch_apply__(struct k8s_watch *w, struct kcache *cache,
         const json_t *md = json_object_get(ev.object, "metadata");
         const char *ns = json_string_value(json_object_get(md, "namespace"));
         const char *name = json_string_value(json_object_get(md, "name"));
-        if (name && (ns || w->res->kind == K8S_KIND_NAMESPACE)) {
+        if (name && k8s_watch_is_node__(w)) {
+            k8s_node_store_clear__(&w->node);
+        } else if (name && (ns || w->res->kind == K8S_KIND_NAMESPACE)) {
             kcache_remove(cache, w->res->kind, ns, name);
         } else {
             char *what = k8s_describe(ev.object, w->res->kind_name);
@@ -723,11 +816,13 @@ k8s_watch_dump(const struct k8s_watch *w, struct ds *s)
 struct k8s_source {
     struct k8s_client *client;
     struct k8s_watch *watches[ARRAY_SIZE(k8s_resources)];
+    struct k8s_watch *node_watch;   /* Or NULL.  Not waited for in sync. */
     bool synced;
 };
 
 struct k8s_source *
-k8s_source_create(const struct k8s_endpoint *ep, int idle_sec)
+k8s_source_create(const struct k8s_endpoint *ep, int idle_sec,
+                  const char *node_name)
 {
     struct k8s_source *src = xzalloc(sizeof *src);
 
@@ -735,6 +830,12 @@ k8s_source_create(const struct k8s_endpoint *ep, int idle_sec)
     for (size_t i = 0; i < ARRAY_SIZE(k8s_resources); i++) {
         src->watches[i] = k8s_watch_create(src->client,
                                            k8s_resources[i].kind, idle_sec);
+    }
+    if (node_name) {
+        src->node_watch = k8s_watch_create__(src->client,
+                                             &k8s_node_resource, idle_sec);
+        src->node_watch->field_selector = xasprintf("metadata.name=%s",
+                                                    node_name);
     }
     return src;
 }
@@ -746,6 +847,7 @@ k8s_source_destroy(struct k8s_source *src)
         for (size_t i = 0; i < ARRAY_SIZE(src->watches); i++) {
             k8s_watch_destroy(src->watches[i]);
         }
+        k8s_watch_destroy(src->node_watch);
         k8s_client_destroy(src->client);
         free(src);
     }
@@ -757,6 +859,9 @@ k8s_source_run(struct k8s_source *src, struct kcache *cache)
     k8s_client_run(src->client);
     for (size_t i = 0; i < ARRAY_SIZE(src->watches); i++) {
         k8s_watch_run(src->watches[i], cache);
+    }
+    if (src->node_watch) {
+        k8s_watch_run(src->node_watch, cache);
     }
     if (!src->synced && k8s_source_is_synced(src)) {
         VLOG_INFO("initial list of every resource received");
@@ -770,6 +875,9 @@ k8s_source_wait(struct k8s_source *src)
     k8s_client_wait(src->client);
     for (size_t i = 0; i < ARRAY_SIZE(src->watches); i++) {
         k8s_watch_wait(src->watches[i]);
+    }
+    if (src->node_watch) {
+        k8s_watch_wait(src->node_watch);
     }
 }
 
@@ -791,4 +899,23 @@ k8s_source_dump(const struct k8s_source *src, struct ds *s)
     for (size_t i = 0; i < ARRAY_SIZE(src->watches); i++) {
         k8s_watch_dump(src->watches[i], s);
     }
+    if (src->node_watch) {
+        k8s_watch_dump(src->node_watch, s);
+    }
+}
+
+bool
+k8s_source_node_pod_cidrs(const struct k8s_source *src,
+                          const struct k8s_cidr **cidrsp, size_t *np)
+{
+    const struct k8s_watch *w = src->node_watch;
+
+    if (!w || !w->node.present) {
+        *cidrsp = NULL;
+        *np = 0;
+        return false;
+    }
+    *cidrsp = w->node.pod_cidrs;
+    *np = w->node.n_pod_cidrs;
+    return true;
 }

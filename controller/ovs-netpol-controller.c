@@ -172,7 +172,9 @@ usage(void)
            "  --gateway=NAME          node gateway port (default: np-gw0)\n"
            "  --gateway-address=IP/PLEN  IPv4 address the controller keeps\n"
            "                          on the gateway port (the pod subnet's\n"
-           "                          gateway, e.g. 10.244.0.1/24)\n"
+           "                          gateway, e.g. 10.244.0.1/24; default,\n"
+           "                          with an API server: the first address\n"
+           "                          of the Node's IPv4 spec.podCIDR)\n"
            "  --node-name=NAME        this node (default: $NODE_NAME, else\n"
            "                          the host name)\n"
            "  --keep-established      do not re-evaluate the request\n"
@@ -247,14 +249,44 @@ out:
     return error;
 }
 
-/* Keeps --gateway-address on the gateway port, once OVS has made it.
- * Returns true if it set the address. */
+/* Stores in '*ipp' and '*plenp' the address to keep on the gateway port:
+ * --gateway-address or, without it in API mode, the first address of the
+ * Node's IPv4 pod CIDR (10.244.3.0/24 gives 10.244.3.1/24).  Returns false
+ * if there is none. */
+static bool
+ctl_gateway_target(const struct ctl *ctl, ovs_be32 *ipp,
+                   unsigned int *plenp)
+{
+    if (ctl->opts.gateway_address) {
+        *ipp = ctl->opts.gateway_ip;
+        *plenp = ctl->opts.gateway_plen;
+        return true;
+    }
+
+    const struct k8s_cidr *cidrs;
+    size_t n;
+    if (ctl->k8s && k8s_source_node_pod_cidrs(ctl->k8s, &cidrs, &n)) {
+        for (size_t i = 0; i < n; i++) {
+            if (cidrs[i].is_ipv4 && cidrs[i].plen < 32) {
+                ovs_be32 net = in6_addr_get_mapped_ipv4(&cidrs[i].addr);
+                *ipp = htonl(ntohl(net) + 1);
+                *plenp = cidrs[i].plen;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Keeps the gateway address (see ctl_gateway_target()) on the gateway
+ * port, once OVS has made it.  Returns true if it set the address. */
 static bool
 ctl_ensure_gateway_address(struct ctl *ctl)
 {
-    ovs_be32 ip = ctl->opts.gateway_ip;
+    ovs_be32 ip;
+    unsigned int plen;
 
-    if (!ctl->opts.gateway_address
+    if (!ctl_gateway_target(ctl, &ip, &plen)
         || ovsstate_gateway_ofport(ctl->ovs) == OFPP_NONE
         || !if_nametoindex(ctl->opts.gateway)) {
         return false;
@@ -267,15 +299,16 @@ ctl_ensure_gateway_address(struct ctl *ctl)
     }
 
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
-    int error = ctl_set_gateway_address(ctl->opts.gateway, ip,
-                                        ctl->opts.gateway_plen);
+    int error = ctl_set_gateway_address(ctl->opts.gateway, ip, plen);
     if (error) {
-        VLOG_WARN_RL(&rl, "%s: cannot set address %s (%s)",
-                     ctl->opts.gateway, ctl->opts.gateway_address,
+        VLOG_WARN_RL(&rl, "%s: cannot set address "IP_FMT"/%u (%s)",
+                     ctl->opts.gateway, IP_ARGS(ip), plen,
                      ovs_strerror(error));
     } else {
-        VLOG_INFO("%s: address set to %s", ctl->opts.gateway,
-                  ctl->opts.gateway_address);
+        VLOG_INFO("%s: address set to "IP_FMT"/%u%s", ctl->opts.gateway,
+                  IP_ARGS(ip), plen,
+                  ctl->opts.gateway_address ? "" : " (from the Node's pod "
+                  "CIDR)");
     }
     return !error;
 }
@@ -940,7 +973,8 @@ main(int argc, char *argv[])
         ctl.manifests = manifest_source_create(ctl.opts.manifests);
     } else {
         /* Starts libcurl: after daemonize_complete(). */
-        ctl.k8s = k8s_source_create(&ctl.endpoint, ctl.opts.watch_idle_sec);
+        ctl.k8s = k8s_source_create(&ctl.endpoint, ctl.opts.watch_idle_sec,
+                                    ctl.opts.node_name);
     }
     ctl.ovs = ovsstate_create(&ovs_opts);
     flowset_init(&ctl.desired);

@@ -810,6 +810,75 @@ k8s_parse_namespace(const json_t *obj, struct k8s_namespace **outp)
     return NULL;
 }
 
+/* Adds the pod CIDR in 'json' to '*cidrsp', unless it is already there
+ * (spec.podCIDR repeats spec.podCIDRs[0]). */
+static void
+k8s_node_add_pod_cidr__(const json_t *json, struct k8s_cidr **cidrsp,
+                        size_t *np, struct k8s_errors *e, const char *path)
+{
+    struct k8s_cidr cidr;
+
+    if (!json_is_string(json)) {
+        k8s_error__(e, path, "must be a string");
+        return;
+    }
+    char *error = k8s_parse_cidr(json_string_value(json), false, &cidr);
+    if (error) {
+        k8s_error_take__(e, path, error);
+        return;
+    }
+    for (size_t i = 0; i < *np; i++) {
+        const struct k8s_cidr *c = &(*cidrsp)[i];
+        if (c->plen == cidr.plen && ipv6_addr_equals(&c->addr, &cidr.addr)) {
+            return;
+        }
+    }
+    *cidrsp = xrealloc(*cidrsp, (*np + 1) * sizeof **cidrsp);
+    (*cidrsp)[(*np)++] = cidr;
+}
+
+char *
+k8s_parse_node_pod_cidrs(const json_t *obj, struct k8s_cidr **cidrsp,
+                         size_t *np)
+{
+    const char *ns_unused, *name;
+    char *error;
+
+    *cidrsp = NULL;
+    *np = 0;
+    if (!k8s_get_identity__(obj, "Node", false, &ns_unused, &name,
+                            &error)) {
+        return error;
+    }
+
+    struct k8s_errors e;
+    k8s_errors_init__(&e, xasprintf("Node %s", name));
+
+    const json_t *spec = k8s_get__(obj, "spec", JSON_OBJECT, &e, "", NULL);
+    const json_t *cidrs = k8s_get__(spec, "podCIDRs", JSON_ARRAY, &e,
+                                    "spec", NULL);
+    const json_t *cidr = k8s_get__(spec, "podCIDR", JSON_STRING, &e,
+                                   "spec", NULL);
+    size_t i;
+    const json_t *item;
+    json_array_foreach (cidrs, i, item) {
+        char path[64];
+        snprintf(path, sizeof path, "spec.podCIDRs[%"PRIuSIZE"]", i);
+        k8s_node_add_pod_cidr__(item, cidrsp, np, &e, path);
+    }
+    if (cidr) {
+        k8s_node_add_pod_cidr__(cidr, cidrsp, np, &e, "spec.podCIDR");
+    }
+
+    error = k8s_errors_finish__(&e, NULL);
+    if (error) {
+        free(*cidrsp);
+        *cidrsp = NULL;
+        *np = 0;
+    }
+    return error;
+}
+
 static enum k8s_pod_phase
 k8s_pod_phase_from_string__(const char *s)
 {

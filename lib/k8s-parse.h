@@ -50,6 +50,14 @@ char *k8s_parse_network_policy(const json_t *,
                                struct k8s_network_policy **outp)
     OVS_WARN_UNUSED_RESULT;
 
+/* Reads the pod CIDRs of Node 'obj' (spec.podCIDRs, and spec.podCIDR if
+ * it is not among them) into '*cidrsp', a new array of '*np' elements that
+ * the caller frees; none if the node has no pod CIDR yet.  On error
+ * returns a message and stores none. */
+char *k8s_parse_node_pod_cidrs(const json_t *, struct k8s_cidr **cidrsp,
+                               size_t *np)
+    OVS_WARN_UNUSED_RESULT;
+
 /* Parses "10.0.0.0/8", "fd00::/64" or, if 'allow_host', a bare address
  * into '*cidr'.  Host bits beyond the prefix are accepted and cleared, as
  * the API server does ("192.168.1.1/24" is its own example, and the

@@ -121,6 +121,7 @@ E2E_TESTS = \
 	tests/e2e/differential.sh \
 	tests/e2e/apiserver.sh \
 	tests/e2e/apiserver-faults.sh \
+	tests/e2e/node-gateway.sh \
 	tests/e2e/hitless.sh
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/apiserver-objects.sh

@@ -896,6 +896,76 @@ test_cidr(void **state OVS_UNUSED)
     }
 }
 
+/* Pod CIDRs of a Node, formatted and separated by spaces, or the error. */
+static char *
+node_pod_cidrs(const char *text)
+{
+    json_t *objects = decode_ok(text);
+    struct k8s_cidr *cidrs;
+    size_t n;
+    char *error = k8s_parse_node_pod_cidrs(json_array_get(objects, 0),
+                                           &cidrs, &n);
+    json_decref(objects);
+    if (error) {
+        assert_null(cidrs);
+        assert_int_equal(n, 0);
+        return error;
+    }
+
+    struct ds s = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            ds_put_char(&s, ' ');
+        }
+        k8s_cidr_format(&cidrs[i], &s);
+    }
+    free(cidrs);
+    return ds_steal_cstr(&s);
+}
+
+static void
+test_node_pod_cidrs(void **state OVS_UNUSED)
+{
+    static const struct {
+        const char *in;
+        const char *out;        /* Pod CIDRs, or part of the error. */
+    } cases[] = {
+        { "{\"kind\": \"Node\", \"metadata\": {\"name\": \"n1\"}, "
+          "\"spec\": {\"podCIDR\": \"10.244.3.0/24\"}}",
+          "10.244.3.0/24" },
+        { "{\"metadata\": {\"name\": \"n1\"}, \"spec\": {"
+          "\"podCIDR\": \"10.244.3.0/24\", "
+          "\"podCIDRs\": [\"10.244.3.0/24\", \"fd00:10:244:3::/64\"]}}",
+          "10.244.3.0/24 fd00:10:244:3::/64" },
+        { "{\"metadata\": {\"name\": \"n1\"}, \"spec\": {"
+          "\"podCIDRs\": [\"fd00::/64\", \"10.1.2.3/16\"]}}",
+          "fd00::/64 10.1.0.0/16" },
+        { "{\"metadata\": {\"name\": \"n1\"}, \"spec\": {}}", "" },
+        { "{\"metadata\": {\"name\": \"n1\"}}", "" },
+        { "{\"metadata\": {\"name\": \"n1\"}, "
+          "\"spec\": {\"podCIDR\": \"10.244.3.0\"}}",
+          "Node n1: spec.podCIDR: " },
+        { "{\"metadata\": {\"name\": \"n1\"}, "
+          "\"spec\": {\"podCIDRs\": [7]}}",
+          "Node n1: spec.podCIDRs[0]: must be a string" },
+        { "{\"metadata\": {\"name\": \"n1\"}, "
+          "\"spec\": {\"podCIDRs\": \"10.0.0.0/8\"}}",
+          "Node n1: spec.podCIDRs: must be an array" },
+        { "{\"metadata\": {}, \"spec\": {\"podCIDR\": \"10.0.0.0/8\"}}",
+          "metadata.name: required value" },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *out = node_pod_cidrs(cases[i].in);
+        if (strstr(cases[i].out, ": ")) {
+            assert_contains(out, cases[i].out);     /* An error. */
+        } else {
+            assert_string_equal(out, cases[i].out);
+        }
+        free(out);
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 /* The cache. */
 
@@ -1038,6 +1108,7 @@ main(void)
         cmocka_unit_test(test_policy_validation),
         cmocka_unit_test(test_policy_fail_closed),
         cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_node_pod_cidrs),
         cmocka_unit_test(test_cache),
     };
 

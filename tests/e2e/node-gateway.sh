@@ -1,0 +1,45 @@
+#!/bin/bash
+# End to end: without --gateway-address, the controller on the fake API
+# server (tests/fake-apiserver) gives the gateway port the first address
+# of its own Node's spec.podCIDR:
+#   - a missing Node does not hold up enforcement (the controller becomes
+#     ready without it), and another node's Node is not taken (the Node is
+#     watched with fieldSelector=metadata.name=node1);
+#   - once Node node1 appears with spec.podCIDR 10.244.0.0/24, np-gw0 gets
+#     10.244.0.1/24.
+#
+# Exit 0: pass; 1: fail (message on stderr); 77: skipped (not root, tools
+# or binaries missing).  Never touches the machine's own OVS.
+
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+
+. "$(dirname "$0")/lib.sh"
+
+# node NAME POD-CIDR: a Node object.
+node() {
+    printf '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "%s"},
+             "spec": {"podCIDR": "%s", "podCIDRs": ["%s"]}}\n' "$1" "$2" "$2"
+}
+
+np_init
+np_node_start
+np_api_start
+node node2 10.244.9.0/24 | np_api_apply_json \
+    || np_fail "cannot create Node node2"
+NP_SOURCE="--kubeconfig=$NP_TMP/kubeconfig" np_controller_spawn
+
+np_wait_until np_controller_synced \
+    || np_fail "controller not ready without its Node"
+ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" | grep -q ' inet ' \
+    && np_fail "$NP_GATEWAY has an address without Node node1"
+
+node node1 "$NP_POD_CIDR" | np_api_apply_json \
+    || np_fail "cannot create Node node1"
+np_wait_until np_gateway_has_address \
+    || np_fail "$NP_GATEWAY did not get $NP_GW_IP from Node node1"
+ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" \
+    | grep -q " inet $NP_GW_IP/${NP_POD_CIDR#*/} " \
+    || np_fail "$NP_GATEWAY: wrong prefix length"
+grep -q "address set to $NP_GW_IP/${NP_POD_CIDR#*/} (from the Node" \
+    "$NP_TMP/log/controller.log" || np_fail "no log of the address"
+np_log "PASS: $NP_GATEWAY got $NP_GW_IP from Node node1's podCIDR"
