@@ -10,10 +10,13 @@
 #   - deleting a namespace (its pods go with it) and creating it again.
 # Verdicts come from ofproto/trace (fast enough to time a change); real TCP
 # connections through conntrack confirm them at the start and the end.
-# The latency bound, $NP_API_LATENCY seconds (default 1) plus the time one
-# round of checks takes on this machine, runs from the moment the API
-# server has answered the change until the end of the check that sees its
-# effect.
+# Each change's latency, from the moment the API server has answered it
+# until the end of the check that sees its effect, is printed against the
+# target of $NP_API_LATENCY seconds (default 1) plus the time one round of
+# checks takes on this machine.  A timed test must not flake on a busy
+# machine, so only a change slower than $NP_API_HARD_LIMIT seconds (default
+# 5, plus one round of checks) fails it; NP_API_STRICT=1 fails on the
+# target itself.
 #
 # Exit 0: pass; 1: fail (message on stderr); 77: skipped (not root, tools
 # or binaries missing).  Never touches the machine's own OVS.
@@ -43,15 +46,18 @@ step() {
         np_fail "$name: verdicts '$NP_VERDICTS' after ${NP_VERDICT_MS} ms," \
                 "expected '$expected'"
     fi
-    np_log "--- $name: '$expected' after $NP_VERDICT_MS ms"
-    [ "$NP_VERDICT_MS" -le "$LIMIT_MS" ] \
-        || np_fail "$name: took $NP_VERDICT_MS ms, more than $LIMIT_MS ms"
+    local verdict=within
+    [ "$NP_VERDICT_MS" -le "$LIMIT_MS" ] || verdict=OVER
+    np_log "--- $name: '$expected' after $NP_VERDICT_MS ms" \
+           "($verdict the $LIMIT_MS ms target)"
+    [ "$NP_VERDICT_MS" -le "$FAIL_MS" ] \
+        || np_fail "$name: took $NP_VERDICT_MS ms, more than $FAIL_MS ms"
 }
 
 # desired_step NAME [!]TEXT COMMAND...: like step, on the controller's
 # desired flows containing (or, with "!", not containing) TEXT.
 desired_step() {
-    local name=$1 text=$2 t0 ms deadline=$LIMIT_MS
+    local name=$1 text=$2 t0 ms deadline=$FAIL_MS
     shift 2
     "$@" || np_fail "$name: the API request failed"
     t0=$(date +%s%N)
@@ -80,7 +86,10 @@ for i in 1 2; do
     [ "$NP_VERDICT_MS" -gt "$POLL_MS" ] && POLL_MS=$NP_VERDICT_MS
 done
 LIMIT_MS=$(awk "BEGIN { printf \"%d\", $LATENCY * 1000 + $POLL_MS }")
-np_log "--- bound: ${LATENCY} s + $POLL_MS ms for one look = $LIMIT_MS ms"
+FAIL_MS=$(awk "BEGIN { printf \"%d\", ${NP_API_HARD_LIMIT:-5} * 1000 + $POLL_MS }")
+[ "${NP_API_STRICT:-0}" = 1 ] && FAIL_MS=$LIMIT_MS
+np_log "--- target: ${LATENCY} s + $POLL_MS ms for one look = $LIMIT_MS ms" \
+       "(fails beyond $FAIL_MS ms)"
 np_connect "$(np_pod_ns other client)" 10.244.0.11 80 \
     || np_fail "no policy: other/client cannot reach demo/web"
 
