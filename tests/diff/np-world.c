@@ -788,21 +788,7 @@ struct ref_world {
     json_t *policies;           /* Array of NetworkPolicy objects. */
 };
 
-static const char *
-jget_str(const json_t *obj, const char *path)
-{
-    /* 'path' is "a.b.c". */
-    char *copy = strdup(path), *save = NULL;
-    const json_t *cur = obj;
-
-    for (char *tok = strtok_r(copy, ".", &save); tok && cur;
-         tok = strtok_r(NULL, ".", &save)) {
-        cur = json_object_get(cur, tok);
-    }
-    free(copy);
-    return json_string_value(cur);
-}
-
+/* The member at 'path' ("a.b.c") of 'obj', or NULL. */
 static const json_t *
 jget(const json_t *obj, const char *path)
 {
@@ -815,6 +801,12 @@ jget(const json_t *obj, const char *path)
     }
     free(copy);
     return cur;
+}
+
+static const char *
+jget_str(const json_t *obj, const char *path)
+{
+    return json_string_value(jget(obj, path));
 }
 
 /* A selector in the API's sense.  'sel' NULL is not allowed here: callers
