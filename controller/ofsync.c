@@ -58,7 +58,8 @@ enum ofsync_state {
     OFSYNC_S_SYNCING,       /* 'installed' known; diffs go out as bundles. */
 };
 
-/* One message of the bundle in flight, for naming the flow that failed. */
+/* One message of the bundle in flight, for naming the flow that failed and,
+ * once the bundle commits, for applying its change to 'installed'. */
 struct ofsync_sent_msg {
     ovs_be32 xid;
     enum flowset_change_type type;
@@ -82,19 +83,34 @@ struct ofsync {
     enum ofsync_state state;
 
     /* The flows of ours that the switch has, as far as we know.  Valid in
-     * OFSYNC_S_SYNCING only. */
+     * OFSYNC_S_SYNCING only.  Changes only when a bundle is done or
+     * everything is reset, never while a bundle is in flight: 'sent' points
+     * into it. */
     struct flowset installed;
+
+    /* The version of a desired flow set that 'installed' is known to equal,
+     * 0 if none.  Flow set versions are unique among all sets and change
+     * with every change, so while the desired set keeps this version there
+     * is nothing to send, and no need to compare the two sets. */
+    uint64_t synced_version;
 
     /* OFSYNC_S_DUMPING: the dump's xid and the flows it gave so far. */
     ovs_be32 dump_xid;
     struct flowset dumped;
 
-    /* The bundle in flight, if 'in_flight': what 'installed' becomes once
-     * the switch commits it. */
+    /* The bundle in flight, if 'in_flight'.  'sent' lists its messages in
+     * order; applied to 'installed' once the switch commits, its flow_mods
+     * make 'installed' what the switch then has.  'pending' holds copies of
+     * the flows it adds or modifies, and nothing else: a copy of the whole
+     * desired set would make every bundle cost as much as all our flows,
+     * however few it changes.  The flows it deletes are in 'installed'. */
     bool in_flight;
     bool bundle_failed;         /* An error arrived for one of its parts. */
+    bool bundle_complete;       /* It has every change its diff found. */
     uint32_t bundle_id;
     ovs_be32 commit_xid;
+    uint64_t bundle_version;    /* Of the desired set it was computed from. */
+    long long int bundle_sent_us;   /* Wall clock when it was sent. */
     struct flowset pending;
     struct ofsync_sent_msg *sent;
     size_t n_sent, allocated_sent;
@@ -106,6 +122,8 @@ struct ofsync {
     /* Statistics. */
     uint64_t n_bundles;
     uint64_t n_flow_mods;
+    long long int last_sent_us;     /* Of the last committed bundle: sent */
+    long long int last_acked_us;    /* and acknowledged (wall clock). */
     uint64_t n_failures;
     uint64_t n_dumps;
     uint64_t n_connects;
@@ -196,6 +214,16 @@ ofsync_set_target(struct ofsync *sw, const char *target)
     sw->conn_seqno = rconn_get_connection_seqno(sw->rconn);
 }
 
+/* Empties 'sw->pending'.  Clearing an hmap visits every bucket, and
+ * removals never shrink it: starting afresh keeps the cost of a small
+ * bundle from depending on the largest one so far. */
+static void
+ofsync_clear_pending(struct ofsync *sw)
+{
+    flowset_destroy(&sw->pending);
+    flowset_init(&sw->pending);
+}
+
 /* Forgets everything learned over the current connection: the installed
  * flows, a dump or a bundle in progress. */
 static void
@@ -203,8 +231,9 @@ ofsync_reset(struct ofsync *sw, enum ofsync_state state)
 {
     sw->state = state;
     flowset_clear(&sw->installed);
+    sw->synced_version = 0;
     flowset_clear(&sw->dumped);
-    flowset_clear(&sw->pending);
+    ofsync_clear_pending(sw);
     sw->in_flight = false;
     sw->bundle_failed = false;
     sw->n_sent = 0;
@@ -240,8 +269,9 @@ ofsync_fail(struct ofsync *sw)
 {
     sw->n_failures++;
     flowset_clear(&sw->installed);
+    sw->synced_version = 0;
     flowset_clear(&sw->dumped);
-    flowset_clear(&sw->pending);
+    ofsync_clear_pending(sw);
     sw->in_flight = false;
     sw->bundle_failed = false;
     sw->n_sent = 0;
@@ -362,6 +392,7 @@ ofsync_handle_flow_stats_reply(struct ofsync *sw, const struct ofp_header *oh)
                  flowset_count(&sw->dumped));
         flowset_swap(&sw->installed, &sw->dumped);
         flowset_clear(&sw->dumped);
+        sw->synced_version = 0;
         sw->state = OFSYNC_S_SYNCING;
     }
 }
@@ -377,16 +408,46 @@ ofsync_find_sent(const struct ofsync *sw, ovs_be32 xid)
     return NULL;
 }
 
+/* The switch has committed the bundle in flight: applies its flow_mods, in
+ * the order they went out, to 'sw->installed'.  Changes that could not be
+ * sent are not in 'sw->sent', so 'installed' keeps what the switch keeps.
+ * Costs as much as the bundle's size, not the flow set's. */
+static void
+ofsync_apply_bundle(struct ofsync *sw)
+{
+    for (size_t i = 0; i < sw->n_sent; i++) {
+        const struct ofsync_sent_msg *m = &sw->sent[i];
+
+        if (!m->flow) {
+            /* Bundle control. */
+        } else if (m->type == FLOWSET_DELETE) {
+            flowset_remove(&sw->installed, m->flow);
+        } else {
+            /* An OFPFC_ADD replaces a flow with the same key (e.g. one
+             * whose deletion was too big to send), a MODIFY the actions of
+             * the one that is there. */
+            struct np_flow *old = flowset_find_flow(&sw->installed, m->flow);
+            if (old) {
+                flowset_remove(&sw->installed, old);
+            }
+            flowset_insert_copy(&sw->installed, m->flow);
+        }
+    }
+    sw->synced_version = sw->bundle_complete ? sw->bundle_version : 0;
+}
+
 /* The bundle in flight is done: committed if 'ok', otherwise failed. */
 static void
 ofsync_bundle_done(struct ofsync *sw, bool ok)
 {
     if (ok) {
-        flowset_swap(&sw->installed, &sw->pending);
-        flowset_clear(&sw->pending);
+        ofsync_apply_bundle(sw);
+        ofsync_clear_pending(sw);
         sw->in_flight = false;
         sw->n_sent = 0;
         sw->n_bundles++;
+        sw->last_sent_us = sw->bundle_sent_us;
+        sw->last_acked_us = time_wall_usec();
         sw->backoff = 0;
         sw->retry_at = LLONG_MIN;
     } else {
@@ -557,26 +618,17 @@ ofsync_encode_change(const struct flowset_change *change,
     return msg;
 }
 
-/* Leaves out of 'sw->pending' a change that could not be sent, so that it
- * reflects what the bridge will have. */
+/* Leaves out of the bundle a change that could not be sent, so that
+ * 'sw->installed' keeps reflecting what the bridge has once the bundle
+ * commits: only the changes recorded in 'sw->sent' are applied to it, so
+ * all that remains to do is to drop the copy of a flow to add or modify. */
 static void
 ofsync_unsend_change(struct ofsync *sw, const struct flowset_change *change)
 {
-    struct np_flow *p = flowset_find_flow(&sw->pending, change->flow);
-    const struct np_flow *i = flowset_find_flow(&sw->installed,
-                                                change->flow);
-
-    if (change->type == FLOWSET_DELETE) {
-        if (!p) {
-            flowset_insert_copy(&sw->pending, change->flow);
-        }
-        return;
-    }
-    if (p) {
-        flowset_remove(&sw->pending, p);
-    }
-    if (change->type == FLOWSET_MODIFY && i) {
-        flowset_insert_copy(&sw->pending, i);
+    sw->bundle_complete = false;
+    if (change->type != FLOWSET_DELETE) {
+        flowset_remove(&sw->pending, CONST_CAST(struct np_flow *,
+                                                change->flow));
     }
 }
 
@@ -591,18 +643,23 @@ ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
     flowset_diff(desired, &sw->installed, &changes, &n_changes);
     if (!n_changes) {
         free(changes);
+        sw->synced_version = desired->version;
         return;
     }
 
-    /* 'changes' point into 'desired', which the caller may change before
-     * the switch answers: refer to our own copy instead. */
-    flowset_clone(&sw->pending, desired);
+    /* The flows to add or modify point into 'desired', which the caller may
+     * change before the switch answers: refer to our own copies instead.
+     * The flows to delete point into 'installed', which stays as it is
+     * until the bundle is done. */
+    ofsync_clear_pending(sw);
     for (size_t i = 0; i < n_changes; i++) {
         if (changes[i].type != FLOWSET_DELETE) {
-            changes[i].flow = flowset_find_flow(&sw->pending,
-                                                changes[i].flow);
+            changes[i].flow = flowset_insert_copy(&sw->pending,
+                                                  changes[i].flow);
         }
     }
+    sw->bundle_version = desired->version;
+    sw->bundle_complete = true;
 
     enum ofp_version version = rconn_get_version(sw->rconn);
     struct ofputil_bundle_ctrl_msg bc = {
@@ -662,7 +719,7 @@ ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
         /* Only unsendable flows differ.  Retrying at once would compute the
          * same again on every iteration of the main loop: back off. */
         ofpbuf_list_delete(&msgs);
-        flowset_clear(&sw->pending);
+        ofsync_clear_pending(sw);
         sw->n_sent = 0;
         sw->backoff = (sw->backoff
                        ? MIN(sw->backoff * 2, OFSYNC_BACKOFF_MAX)
@@ -682,11 +739,12 @@ ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
     sw->n_flow_mods += n_flow_mods;
     if (error) {
         /* The connection is going away; the reconnect starts over. */
-        flowset_clear(&sw->pending);
+        ofsync_clear_pending(sw);
         sw->n_sent = 0;
         return;
     }
     sw->in_flight = true;
+    sw->bundle_sent_us = time_wall_usec();
     VLOG_DBG("%s: sent bundle %"PRIu32" with %"PRIuSIZE" flow_mods",
              sw->target, sw->bundle_id, n_flow_mods);
 }
@@ -774,7 +832,8 @@ ofsync_run(struct ofsync *sw, const struct flowset *desired)
 
     if (sw->state == OFSYNC_S_NEED_DUMP) {
         ofsync_send_dump(sw);
-    } else if (sw->state == OFSYNC_S_SYNCING && !sw->in_flight && desired) {
+    } else if (sw->state == OFSYNC_S_SYNCING && !sw->in_flight && desired
+               && desired->version != sw->synced_version) {
         ofsync_send_bundle(sw, desired);
     }
 }
@@ -804,7 +863,8 @@ ofsync_is_synced(const struct ofsync *sw, const struct flowset *desired)
     return (sw->state == OFSYNC_S_SYNCING
             && !sw->in_flight
             && desired
-            && flowset_equal(&sw->installed, desired));
+            && sw->synced_version
+            && desired->version == sw->synced_version);
 }
 
 unsigned int
@@ -817,6 +877,14 @@ uint64_t
 ofsync_n_bundles(const struct ofsync *sw)
 {
     return sw->n_bundles;
+}
+
+void
+ofsync_last_bundle_times(const struct ofsync *sw, long long int *sent,
+                         long long int *acked)
+{
+    *sent = sw->last_sent_us;
+    *acked = sw->last_acked_us;
 }
 
 uint64_t

@@ -42,7 +42,9 @@ void ofsync_wait(struct ofsync *);
 
 bool ofsync_is_connected(const struct ofsync *);
 
-/* True if the switch has acknowledged a state equal to 'desired'. */
+/* True if the switch has acknowledged a state equal to 'desired'.  Looks
+ * at the version of 'desired' that ofsync_run() last compared with the
+ * switch, not at the flows: call ofsync_run() after changing 'desired'. */
 bool ofsync_is_synced(const struct ofsync *, const struct flowset *desired);
 
 /* A value that changes whenever the OpenFlow connection is made or
@@ -54,6 +56,11 @@ unsigned int ofsync_connection_seqno(const struct ofsync *);
  * since creation. */
 uint64_t ofsync_n_bundles(const struct ofsync *);
 uint64_t ofsync_n_flow_mods(const struct ofsync *);
+
+/* Wall-clock times (microseconds since the epoch, 0 if none yet) at which
+ * the last committed bundle was sent and its commit acknowledged. */
+void ofsync_last_bundle_times(const struct ofsync *, long long int *sent,
+                              long long int *acked);
 
 /* Appends the installed flows (flowset_format syntax) to 's'. */
 void ofsync_dump_installed(const struct ofsync *, struct ds *s);

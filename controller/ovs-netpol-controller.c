@@ -79,6 +79,7 @@ struct ctl {
 
     struct flowset desired;
     bool have_desired;          /* 'desired' reflects synced inputs. */
+    struct npol_compiler *compiler; /* Keeps 'desired' up to date. */
     uint64_t cache_seqno;
     uint64_t ovs_seqno;
     bool recompute;             /* Forced by netpol/recompute. */
@@ -552,7 +553,8 @@ ctl_compile(struct ctl *ctl)
     long long int start = time_msec();
     long long int cpu = ctl_thread_cpu_us();
 
-    npol_compile(&input, &ctl->desired, &problems);
+    npol_compiler_run(ctl->compiler, &input, &ctl->desired, &problems);
+    kcache_changes_clear(ctl->cache);
     ctl->have_desired = true;
     VLOG_DBG("compiled %"PRIuSIZE" flows in %lld ms",
              flowset_count(&ctl->desired), time_msec() - start);
@@ -729,7 +731,12 @@ ctl_run(struct ctl *ctl)
             || ovs_seqno != ctl->ovs_seqno) {
             ctl->cache_seqno = cache_seqno;
             ctl->ovs_seqno = ovs_seqno;
-            ctl->recompute = false;
+            if (ctl->recompute) {
+                /* From scratch, not from what changed. */
+                npol_compiler_destroy(ctl->compiler);
+                ctl->compiler = npol_compiler_create();
+                ctl->recompute = false;
+            }
             ctl_compile(ctl);
         }
     }
@@ -867,7 +874,14 @@ ctl_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   st->total_source_cpu_us);
     ds_put_format(&s, "last-source-wall-us: %lld\n",
                   st->last_source_wall_us);
+    struct npol_compiler_stats cs;
+    npol_compiler_get_stats(ctl->compiler, &cs);
     ds_put_format(&s, "compiles: %"PRIu64"\n", st->n_compiles);
+    ds_put_format(&s, "last-compile-full: %s\n", cs.full ? "yes" : "no");
+    ds_put_format(&s, "last-compile-policies: %"PRIuSIZE" of %"PRIuSIZE"\n",
+                  cs.n_recompiled, cs.n_policies);
+    ds_put_format(&s, "last-compile-flows-changed: -%"PRIuSIZE" +%"PRIuSIZE
+                  "\n", cs.n_flows_removed, cs.n_flows_added);
     ds_put_format(&s, "last-compile-cpu-us: %lld\n",
                   st->last_compile_cpu_us);
     ds_put_format(&s, "total-compile-cpu-us: %lld\n",
@@ -892,6 +906,10 @@ ctl_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
                       ofsync_n_bundles(ctl->ofsync));
         ds_put_format(&s, "flow-mods: %"PRIu64"\n",
                       ofsync_n_flow_mods(ctl->ofsync));
+        long long int sent, acked;
+        ofsync_last_bundle_times(ctl->ofsync, &sent, &acked);
+        ds_put_format(&s, "last-bundle-sent-wall-us: %lld\n", sent);
+        ds_put_format(&s, "last-bundle-acked-wall-us: %lld\n", acked);
     }
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
@@ -969,6 +987,8 @@ main(int argc, char *argv[])
         .gateway = ctl.opts.gateway,
     };
     ctl.cache = kcache_create();
+    kcache_track_changes(ctl.cache, true);
+    ctl.compiler = npol_compiler_create();
     if (ctl.opts.manifests) {
         ctl.manifests = manifest_source_create(ctl.opts.manifests);
     } else {
@@ -1000,6 +1020,7 @@ main(int argc, char *argv[])
     manifest_source_destroy(ctl.manifests);
     k8s_source_destroy(ctl.k8s);
     kcfg_endpoint_destroy(&ctl.endpoint);
+    npol_compiler_destroy(ctl.compiler);
     kcache_destroy(ctl.cache);
     flowset_destroy(&ctl.desired);
     sset_destroy(&ctl.problems);

@@ -21,13 +21,180 @@ kcache_hash__(const char *namespace, const char *name)
 struct kcache *
 kcache_create(void)
 {
-    struct kcache *cache = xmalloc(sizeof *cache);
+    struct kcache *cache = xzalloc(sizeof *cache);
 
     hmap_init(&cache->namespaces);
     hmap_init(&cache->pods);
     hmap_init(&cache->policies);
-    cache->seqno = 0;
+    hmap_init(&cache->pods_by_ns);
+    ovs_list_init(&cache->changes);
     return cache;
+}
+
+/* The namespace index. */
+
+static struct kcache_ns_pods *
+kcache_ns_pods_find__(const struct kcache *cache, const char *namespace)
+{
+    struct kcache_ns_pods *nsp;
+
+    HMAP_FOR_EACH_WITH_HASH (nsp, node, hash_string(namespace, 0),
+                             &cache->pods_by_ns) {
+        if (!strcmp(nsp->namespace, namespace)) {
+            return nsp;
+        }
+    }
+    return NULL;
+}
+
+static void
+kcache_index_pod__(struct kcache *cache, struct k8s_pod *pod)
+{
+    struct kcache_ns_pods *nsp = kcache_ns_pods_find__(cache, pod->namespace);
+
+    if (!nsp) {
+        nsp = xmalloc(sizeof *nsp);
+        nsp->namespace = xstrdup(pod->namespace);
+        hmap_init(&nsp->pods);
+        hmap_insert(&cache->pods_by_ns, &nsp->node,
+                    hash_string(pod->namespace, 0));
+    }
+    hmap_insert(&nsp->pods, &pod->ns_node, hash_string(pod->name, 0));
+}
+
+static void
+kcache_ns_pods_destroy__(struct kcache *cache, struct kcache_ns_pods *nsp)
+{
+    hmap_remove(&cache->pods_by_ns, &nsp->node);
+    hmap_destroy(&nsp->pods);
+    free(nsp->namespace);
+    free(nsp);
+}
+
+static void
+kcache_unindex_pod__(struct kcache *cache, struct k8s_pod *pod)
+{
+    struct kcache_ns_pods *nsp = kcache_ns_pods_find__(cache, pod->namespace);
+
+    hmap_remove(&nsp->pods, &pod->ns_node);
+    if (hmap_is_empty(&nsp->pods)) {
+        kcache_ns_pods_destroy__(cache, nsp);
+    }
+}
+
+static void
+kcache_clear_index__(struct kcache *cache)
+{
+    struct kcache_ns_pods *nsp;
+
+    HMAP_FOR_EACH_SAFE (nsp, node, &cache->pods_by_ns) {
+        kcache_ns_pods_destroy__(cache, nsp);
+    }
+}
+
+const struct hmap *
+kcache_namespace_pods(const struct kcache *cache, const char *namespace)
+{
+    const struct kcache_ns_pods *nsp = kcache_ns_pods_find__(cache,
+                                                             namespace);
+    return nsp ? &nsp->pods : NULL;
+}
+
+/* The change log. */
+
+static void
+kcache_free_object__(enum k8s_kind kind, void *obj)
+{
+    if (!obj) {
+        return;
+    }
+    switch (kind) {
+    case K8S_KIND_NAMESPACE:
+        k8s_namespace_destroy(obj);
+        break;
+    case K8S_KIND_POD:
+        k8s_pod_destroy(obj);
+        break;
+    case K8S_KIND_NETWORK_POLICY:
+        k8s_network_policy_destroy(obj);
+        break;
+    default:
+        OVS_NOT_REACHED();
+    }
+    free(obj);
+}
+
+static void
+kcache_changes_free__(struct kcache *cache)
+{
+    struct kcache_change *c;
+
+    LIST_FOR_EACH_POP (c, list_node, &cache->changes) {
+        kcache_free_object__(c->kind, c->old);
+        free(c->namespace);
+        free(c->name);
+        free(c);
+    }
+    cache->n_changes = 0;
+}
+
+/* Records that the object of 'kind' named 'namespace'/'name' changed; 'old'
+ * is what it was (NULL if new), which the log takes over or frees. */
+static void
+kcache_note__(struct kcache *cache, enum k8s_kind kind,
+              const char *namespace, const char *name, void *old)
+{
+    cache->seqno++;
+    if (!cache->track_changes || cache->changes_lost) {
+        kcache_free_object__(kind, old);
+        return;
+    }
+    if (cache->n_changes >= KCACHE_MAX_CHANGES) {
+        kcache_free_object__(kind, old);
+        kcache_changes_free__(cache);
+        cache->changes_lost = true;
+        return;
+    }
+
+    struct kcache_change *c = xmalloc(sizeof *c);
+    c->kind = kind;
+    c->namespace = nullable_xstrdup(namespace);
+    c->name = xstrdup(name);
+    c->old = old;
+    ovs_list_push_back(&cache->changes, &c->list_node);
+    cache->n_changes++;
+}
+
+/* Every object may have changed: the log cannot say which. */
+static void
+kcache_lose_changes__(struct kcache *cache)
+{
+    kcache_changes_free__(cache);
+    cache->changes_lost = true;
+}
+
+void
+kcache_track_changes(struct kcache *cache, bool track)
+{
+    if (track != cache->track_changes) {
+        cache->track_changes = track;
+        kcache_lose_changes__(cache);
+    }
+}
+
+bool
+kcache_changes_complete(const struct kcache *cache, uint64_t seqno)
+{
+    return (cache->track_changes && !cache->changes_lost
+            && cache->changes_since == seqno);
+}
+
+void
+kcache_changes_clear(struct kcache *cache)
+{
+    kcache_changes_free__(cache);
+    cache->changes_lost = false;
+    cache->changes_since = cache->seqno;
 }
 
 static bool
@@ -38,19 +205,17 @@ kcache_clear__(struct kcache *cache)
     struct k8s_network_policy *policy;
     bool changed = false;
 
+    kcache_clear_index__(cache);
     HMAP_FOR_EACH_POP (ns, node, &cache->namespaces) {
-        k8s_namespace_destroy(ns);
-        free(ns);
+        kcache_free_object__(K8S_KIND_NAMESPACE, ns);
         changed = true;
     }
     HMAP_FOR_EACH_POP (pod, node, &cache->pods) {
-        k8s_pod_destroy(pod);
-        free(pod);
+        kcache_free_object__(K8S_KIND_POD, pod);
         changed = true;
     }
     HMAP_FOR_EACH_POP (policy, node, &cache->policies) {
-        k8s_network_policy_destroy(policy);
-        free(policy);
+        kcache_free_object__(K8S_KIND_NETWORK_POLICY, policy);
         changed = true;
     }
     return changed;
@@ -61,9 +226,11 @@ kcache_destroy(struct kcache *cache)
 {
     if (cache) {
         kcache_clear__(cache);
+        kcache_changes_free__(cache);
         hmap_destroy(&cache->namespaces);
         hmap_destroy(&cache->pods);
         hmap_destroy(&cache->policies);
+        hmap_destroy(&cache->pods_by_ns);
         free(cache);
     }
 }
@@ -73,6 +240,7 @@ kcache_clear(struct kcache *cache)
 {
     if (kcache_clear__(cache)) {
         cache->seqno++;
+        kcache_lose_changes__(cache);
     }
 }
 
@@ -171,11 +339,9 @@ kcache_put_namespace(struct kcache *cache, struct k8s_namespace *ns)
 
     if (old) {
         hmap_remove(&cache->namespaces, &old->node);
-        k8s_namespace_destroy(old);
-        free(old);
     }
     hmap_insert(&cache->namespaces, &ns->node, kcache_hash__(NULL, ns->name));
-    cache->seqno++;
+    kcache_note__(cache, K8S_KIND_NAMESPACE, NULL, ns->name, old);
 }
 
 void
@@ -186,12 +352,12 @@ kcache_put_pod(struct kcache *cache, struct k8s_pod *pod)
 
     if (old) {
         hmap_remove(&cache->pods, &old->node);
-        k8s_pod_destroy(old);
-        free(old);
+        kcache_unindex_pod__(cache, old);
     }
     hmap_insert(&cache->pods, &pod->node,
                 kcache_hash__(pod->namespace, pod->name));
-    cache->seqno++;
+    kcache_index_pod__(cache, pod);
+    kcache_note__(cache, K8S_KIND_POD, pod->namespace, pod->name, old);
 }
 
 void
@@ -203,12 +369,11 @@ kcache_put_policy(struct kcache *cache, struct k8s_network_policy *policy)
 
     if (old) {
         hmap_remove(&cache->policies, &old->node);
-        k8s_network_policy_destroy(old);
-        free(old);
     }
     hmap_insert(&cache->policies, &policy->node,
                 kcache_hash__(policy->namespace, policy->name));
-    cache->seqno++;
+    kcache_note__(cache, K8S_KIND_NETWORK_POLICY, policy->namespace,
+                  policy->name, old);
 }
 
 char *
@@ -272,9 +437,7 @@ kcache_remove(struct kcache *cache, enum k8s_kind kind,
         struct k8s_namespace *ns = kcache_find_namespace__(cache, name);
         if (ns) {
             hmap_remove(&cache->namespaces, &ns->node);
-            k8s_namespace_destroy(ns);
-            free(ns);
-            cache->seqno++;
+            kcache_note__(cache, kind, NULL, name, ns);
         }
         break;
     }
@@ -282,9 +445,8 @@ kcache_remove(struct kcache *cache, enum k8s_kind kind,
         struct k8s_pod *pod = kcache_find_pod__(cache, namespace, name);
         if (pod) {
             hmap_remove(&cache->pods, &pod->node);
-            k8s_pod_destroy(pod);
-            free(pod);
-            cache->seqno++;
+            kcache_unindex_pod__(cache, pod);
+            kcache_note__(cache, kind, namespace, name, pod);
         }
         break;
     }
@@ -294,9 +456,7 @@ kcache_remove(struct kcache *cache, enum k8s_kind kind,
                                                                  name);
         if (policy) {
             hmap_remove(&cache->policies, &policy->node);
-            k8s_network_policy_destroy(policy);
-            free(policy);
-            cache->seqno++;
+            kcache_note__(cache, kind, namespace, name, policy);
         }
         break;
     }
@@ -335,38 +495,33 @@ kcache_replace_kind(struct kcache *cache, enum k8s_kind kind,
     struct hmap *src = kcache_map__(staging, kind);
     bool changed = !hmap_is_empty(dst) || !hmap_is_empty(src);
 
-    switch (kind) {
-    case K8S_KIND_NAMESPACE: {
-        struct k8s_namespace *ns;
-        HMAP_FOR_EACH_POP (ns, node, dst) {
-            k8s_namespace_destroy(ns);
-            free(ns);
-        }
-        break;
+    if (kind == K8S_KIND_POD) {
+        kcache_clear_index__(cache);
+        kcache_clear_index__(staging);
     }
-    case K8S_KIND_POD: {
+    struct hmap_node *node;
+    while ((node = hmap_first(dst)) != NULL) {
+        hmap_remove(dst, node);
+        void *obj = (kind == K8S_KIND_NAMESPACE
+                     ? (void *) CONTAINER_OF(node, struct k8s_namespace, node)
+                     : kind == K8S_KIND_POD
+                     ? (void *) CONTAINER_OF(node, struct k8s_pod, node)
+                     : (void *) CONTAINER_OF(node, struct k8s_network_policy,
+                                             node));
+        kcache_free_object__(kind, obj);
+    }
+    hmap_swap(dst, src);
+    if (kind == K8S_KIND_POD) {
         struct k8s_pod *pod;
-        HMAP_FOR_EACH_POP (pod, node, dst) {
-            k8s_pod_destroy(pod);
-            free(pod);
+        HMAP_FOR_EACH (pod, node, dst) {
+            kcache_index_pod__(cache, pod);
         }
-        break;
-    }
-    case K8S_KIND_NETWORK_POLICY: {
-        struct k8s_network_policy *policy;
-        HMAP_FOR_EACH_POP (policy, node, dst) {
-            k8s_network_policy_destroy(policy);
-            free(policy);
-        }
-        break;
-    }
-    default:
-        OVS_NOT_REACHED();
     }
 
-    hmap_swap(dst, src);
     if (changed) {
         cache->seqno++;
         staging->seqno++;
+        kcache_lose_changes__(cache);
+        kcache_lose_changes__(staging);
     }
 }

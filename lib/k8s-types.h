@@ -122,6 +122,7 @@ enum k8s_pod_phase {
 
 struct k8s_pod {
     struct hmap_node node;      /* In struct kcache. */
+    struct hmap_node ns_node;   /* In struct kcache's index by namespace. */
     char *namespace;
     char *name;
     char *uid;

@@ -22,6 +22,8 @@
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
+#include "bitmap.h"
+#include "sset.h"
 #include "svec.h"
 #include "util.h"
 
@@ -67,6 +69,8 @@ struct npc_group {
     size_t n_locals, allocated_locals;
 };
 
+/* One compilation step: the flows of one fragment (the fixed pipeline and
+ * local pods, the isolation flows, or one policy) go to 'out'. */
 struct npc_ctx {
     const struct npol_input *in;
     struct flowset *out;
@@ -74,9 +78,14 @@ struct npc_ctx {
 
     struct npc_local *locals;
     size_t n_locals;
-    struct shash pods_by_ns;    /* Namespace name -> struct npc_pods. */
-    struct hmap used_ids;       /* Conjunction ids in use (struct npc_id). */
-    struct hmap used_pris;      /* Policy priorities in use. */
+
+    /* For the policy being compiled: its priority, and the conjunction ids
+     * it uses so far (struct npc_id).  Ids are the priority in the upper
+     * 16 bits, so they are unique in the table without looking at other
+     * policies. */
+    uint16_t priority;
+    struct hmap used_ids;
+
     struct ofpbuf ofpacts;      /* Scratch action buffer. */
 };
 
@@ -425,58 +434,35 @@ npc_hash_pod(const char *namespace, const char *name)
     return hash_string(name, hash_string(namespace, 0));
 }
 
-/* Returns a conjunction id for 'key', unique in this compilation: the hash
- * of the key, probing upward on collision.  Callers visit keys in a fixed
- * order, so the ids are a function of the input. */
+/* Returns a conjunction id for 'key', unique among the ids of the policy
+ * being compiled: its priority above the low 16 bits of the key's hash,
+ * probing upward on collision.  Callers visit keys in a fixed order, so the
+ * ids are a function of the policy and what it selects.  Returns 0 if the
+ * policy has no id left (65,535 conjunctions). */
 static uint32_t
 npc_alloc_id(struct npc_ctx *ctx, const char *key)
 {
-    uint32_t id = hash_string(key, 0);
+    uint32_t low = hash_string(key, 0) & 0xffff;
 
-    for (;;) {
-        if (id) {
-            struct npc_id *used;
-            bool found = false;
-            HMAP_FOR_EACH_WITH_HASH (used, node, id, &ctx->used_ids) {
-                if (used->id == id) {
-                    found = true;
-                    break;
-                }
-            }
-            if (!found) {
-                used = xmalloc(sizeof *used);
-                used->id = id;
-                hmap_insert(&ctx->used_ids, &used->node, id);
-                return id;
-            }
-        }
-        id++;
+    if (hmap_count(&ctx->used_ids) >= 0xffff) {
+        return 0;
     }
-}
-
-static uint16_t
-npc_alloc_priority(struct npc_ctx *ctx, const char *uid)
-{
-    const uint32_t range = NP_PRI_POLICY_MAX - NP_PRI_POLICY_MIN + 1;
-    uint32_t slot = hash_string(uid, 0) % range;
-
-    for (;;) {
-        uint16_t pri = NP_PRI_POLICY_MIN + slot;
+    for (;; low = (low + 1) & 0xffff) {
+        uint32_t id = ((uint32_t) ctx->priority << 16) | low;
         struct npc_id *used;
         bool found = false;
-        HMAP_FOR_EACH_WITH_HASH (used, node, pri, &ctx->used_pris) {
-            if (used->id == pri) {
+        HMAP_FOR_EACH_WITH_HASH (used, node, id, &ctx->used_ids) {
+            if (used->id == id) {
                 found = true;
                 break;
             }
         }
         if (!found) {
             used = xmalloc(sizeof *used);
-            used->id = pri;
-            hmap_insert(&ctx->used_pris, &used->node, pri);
-            return pri;
+            used->id = id;
+            hmap_insert(&ctx->used_ids, &used->node, id);
+            return id;
         }
-        slot = (slot + 1) % range;
     }
 }
 
@@ -487,7 +473,6 @@ npc_free_ids(struct hmap *ids)
     HMAP_FOR_EACH_POP (id, node, ids) {
         free(id);
     }
-    hmap_destroy(ids);
 }
 
 /* Which pods count. */
@@ -534,25 +519,6 @@ npc_find_locals(struct npc_ctx *ctx)
                                      sizeof *ctx->locals);
         }
         ctx->locals[ctx->n_locals++] = (struct npc_local) { pod, e };
-    }
-}
-
-static void
-npc_index_pods(struct npc_ctx *ctx)
-{
-    const struct k8s_pod *pod;
-
-    KCACHE_FOR_EACH_POD (pod, ctx->in->cache) {
-        if (!npc_pod_is_live(pod)) {
-            continue;
-        }
-        struct npc_pods *pods = shash_find_data(&ctx->pods_by_ns,
-                                                pod->namespace);
-        if (!pods) {
-            pods = xzalloc(sizeof *pods);
-            shash_add(&ctx->pods_by_ns, pod->namespace, pods);
-        }
-        npc_pods_add(pods, pod);
     }
 }
 
@@ -892,12 +858,16 @@ npc_peer_cidrs(struct npc_ctx *ctx, const struct k8s_network_policy *np,
     const char *ns_name;
     size_t i;
     SVEC_FOR_EACH (i, ns_name, &namespaces) {
-        const struct npc_pods *pods = shash_find_data(&ctx->pods_by_ns,
-                                                      ns_name);
-        for (size_t j = 0; pods && j < pods->n; j++) {
-            const struct k8s_pod *pod = pods->pods[j];
-            if (!peer->pod_selector
-                || lsel_matches(peer->pod_selector, &pod->labels)) {
+        const struct hmap *pods = kcache_namespace_pods(ctx->in->cache,
+                                                        ns_name);
+        const struct k8s_pod *pod;
+        if (!pods) {
+            continue;
+        }
+        KCACHE_FOR_EACH_POD_IN (pod, pods) {
+            if (npc_pod_is_live(pod)
+                && (!peer->pod_selector
+                    || lsel_matches(peer->pod_selector, &pod->labels))) {
                 if (pods_out) {
                     npc_pods_add(pods_out, pod);
                 } else {
@@ -1052,6 +1022,12 @@ npc_emit_conj(struct npc_ctx *ctx, const struct npc_conj *c)
     }
 
     uint32_t id = npc_alloc_id(ctx, c->key);
+    if (!id) {
+        svec_add_nocopy(ctx->problems, xasprintf(
+            "conjunction %s: the policy has too many conjunctions; this one "
+            "allows nothing", c->key));
+        return;
+    }
     uint8_t n_clauses = 1 + !c->all_peers + !c->all_ports;
     uint8_t peer_clause = 1;
     uint8_t target_clause = c->all_peers ? 1 : 2;
@@ -1248,12 +1224,173 @@ npc_rule(struct npc_ctx *ctx, const struct k8s_network_policy *np,
     free(peers.cidrs);
 }
 
-static int
-npc_policy_cmp(const void *a_, const void *b_)
+/* What may make a policy's flows change. */
+
+/* True if 'peer' (not an ipBlock) of 'np' selects 'pod'. */
+static bool
+npc_peer_selects(const struct kcache *cache,
+                 const struct k8s_network_policy *np,
+                 const struct k8s_policy_peer *peer, const struct k8s_pod *pod)
 {
-    const struct k8s_network_policy *const *a = a_;
-    const struct k8s_network_policy *const *b = b_;
-    return strcmp((*a)->uid, (*b)->uid);
+    if (peer->namespace_selector) {
+        const struct k8s_namespace *ns = kcache_find_namespace(cache,
+                                                               pod->namespace);
+        if (!ns || !lsel_matches(peer->namespace_selector, &ns->labels)) {
+            return false;
+        }
+    } else if (strcmp(pod->namespace, np->namespace)) {
+        return false;
+    }
+    return !peer->pod_selector || lsel_matches(peer->pod_selector,
+                                               &pod->labels);
+}
+
+/* True if compiling 'np' may read 'pod' (as it is now or as it was): as a
+ * target, as a peer, or as a destination whose named ports resolve.  Errs
+ * toward true. */
+static bool
+npc_policy_may_use_pod(const struct kcache *cache,
+                       const struct k8s_network_policy *np,
+                       const struct k8s_pod *pod)
+{
+    if (!strcmp(pod->namespace, np->namespace)
+        && lsel_matches(&np->pod_selector, &pod->labels)) {
+        return true;
+    }
+    for (int ingress = 0; ingress < 2; ingress++) {
+        const struct k8s_policy_rule *rules = ingress ? np->ingress
+                                                      : np->egress;
+        size_t n_rules = ingress ? np->n_ingress : np->n_egress;
+        for (size_t i = 0; i < n_rules; i++) {
+            const struct k8s_policy_rule *rule = &rules[i];
+            bool named = (!ingress && rule->has_ports
+                          && npc_rule_has_named_ports(rule));
+            if (named && !rule->has_peers) {
+                return true;
+            }
+            for (size_t j = 0; rule->has_peers && j < rule->n_peers; j++) {
+                const struct k8s_policy_peer *peer = &rule->peers[j];
+                if (!peer->ip_block) {
+                    if (npc_peer_selects(cache, np, peer, pod)) {
+                        return true;
+                    }
+                    continue;
+                }
+                for (size_t k = 0; named && k < pod->n_ips; k++) {
+                    if (npc_peer_block_contains(peer, &pod->ips[k])) {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* True if 'a' and 'b', two versions of one pod, differ at most in what the
+ * compiler reads only through selectors: labels. */
+static bool
+npc_pod_differs_only_in_labels(const struct k8s_pod *a,
+                               const struct k8s_pod *b)
+{
+    if (a->host_network != b->host_network || a->phase != b->phase
+        || !nullable_string_is_equal(a->node_name, b->node_name)
+        || a->n_ips != b->n_ips || a->n_ports != b->n_ports) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_ips; i++) {
+        if (a->ips[i].is_ipv4 != b->ips[i].is_ipv4
+            || a->ips[i].plen != b->ips[i].plen
+            || !ipv6_addr_equals(&a->ips[i].addr, &b->ips[i].addr)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_ports; i++) {
+        if (a->ports[i].port != b->ports[i].port
+            || a->ports[i].protocol != b->ports[i].protocol
+            || !nullable_string_is_equal(a->ports[i].name,
+                                         b->ports[i].name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True if a selector of 'np' tells 'a' and 'b' apart: two versions of one
+ * pod that differ only in labels. */
+static bool
+npc_policy_selection_differs(const struct kcache *cache,
+                             const struct k8s_network_policy *np,
+                             const struct k8s_pod *a, const struct k8s_pod *b)
+{
+    if (!strcmp(a->namespace, np->namespace)
+        && (lsel_matches(&np->pod_selector, &a->labels)
+            != lsel_matches(&np->pod_selector, &b->labels))) {
+        return true;
+    }
+    for (int ingress = 0; ingress < 2; ingress++) {
+        const struct k8s_policy_rule *rules = ingress ? np->ingress
+                                                      : np->egress;
+        size_t n_rules = ingress ? np->n_ingress : np->n_egress;
+        for (size_t i = 0; i < n_rules; i++) {
+            const struct k8s_policy_rule *rule = &rules[i];
+            for (size_t j = 0; j < rule->n_peers; j++) {
+                const struct k8s_policy_peer *peer = &rule->peers[j];
+                if (!peer->ip_block
+                    && (npc_peer_selects(cache, np, peer, a)
+                        != npc_peer_selects(cache, np, peer, b))) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* True if a peer of 'np' has a namespaceSelector that matches 'labels'. */
+static bool
+npc_policy_may_use_namespace(const struct k8s_network_policy *np,
+                             const struct smap *labels)
+{
+    for (int ingress = 0; ingress < 2; ingress++) {
+        const struct k8s_policy_rule *rules = ingress ? np->ingress
+                                                      : np->egress;
+        size_t n_rules = ingress ? np->n_ingress : np->n_egress;
+        for (size_t i = 0; i < n_rules; i++) {
+            const struct k8s_policy_rule *rule = &rules[i];
+            for (size_t j = 0; j < rule->n_peers; j++) {
+                const struct k8s_selector *sel
+                    = rule->peers[j].namespace_selector;
+                if (sel && lsel_matches(sel, labels)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* Compilation of one part. */
+
+static void
+npc_ctx_init(struct npc_ctx *ctx, const struct npol_input *in,
+             struct npc_local *locals, size_t n_locals)
+{
+    *ctx = (struct npc_ctx) {
+        .in = in,
+        .locals = locals,
+        .n_locals = n_locals,
+        .used_ids = HMAP_INITIALIZER(&ctx->used_ids),
+    };
+    ofpbuf_init(&ctx->ofpacts, 64);
+}
+
+static void
+npc_ctx_destroy(struct npc_ctx *ctx)
+{
+    npc_free_ids(&ctx->used_ids);
+    hmap_destroy(&ctx->used_ids);
+    ofpbuf_uninit(&ctx->ofpacts);
 }
 
 static void
@@ -1280,19 +1417,57 @@ npc_isolate(struct npc_ctx *ctx, const struct npc_local *l, bool ingress)
     }
 }
 
+static char *
+npc_pod_key(const char *namespace, const char *name)
+{
+    return xasprintf("%s/%s", namespace, name);
+}
+
+/* The state of one policy in an npol_compiler. */
+struct npc_pstate {
+    struct hmap_node node;      /* In 'policies', by namespace/name. */
+    char *namespace;
+    char *name;
+    char *uid;
+    uint16_t priority;          /* 0 if none could be given. */
+    bool dirty;                 /* Must be compiled again. */
+
+    /* The result of the last compilation. */
+    struct flowset flows;
+    struct svec problems;
+    struct svec targets;        /* "namespace/name" of the local pods it
+                                 * selects, which it isolates... */
+    bool isolates_ingress;      /* ...in these directions. */
+    bool isolates_egress;
+};
+
+/* Compiles policy 'np' into 'ps->flows' (emptied first). */
 static void
-npc_policy(struct npc_ctx *ctx, const struct k8s_network_policy *np)
+npc_policy(struct npc_ctx *ctx, const struct k8s_network_policy *np,
+           struct npc_pstate *ps)
 {
     struct npc_local **targets = xmalloc((ctx->n_locals + 1)
                                          * sizeof *targets);
     size_t n_targets = 0;
-    uint16_t priority = npc_alloc_priority(ctx, np->uid);
+
+    flowset_clear(&ps->flows);
+    svec_clear(&ps->problems);
+    svec_clear(&ps->targets);
+    ctx->out = &ps->flows;
+    ctx->problems = &ps->problems;
+    ctx->priority = ps->priority;
+    npc_free_ids(&ctx->used_ids);
 
     for (size_t i = 0; i < ctx->n_locals; i++) {
-        if (npc_pod_in_policy_scope(np, ctx->locals[i].pod)) {
+        const struct k8s_pod *pod = ctx->locals[i].pod;
+        if (npc_pod_in_policy_scope(np, pod)) {
             targets[n_targets++] = &ctx->locals[i];
+            svec_add_nocopy(&ps->targets,
+                            npc_pod_key(pod->namespace, pod->name));
         }
     }
+    ps->isolates_ingress = np->ingress_isolation;
+    ps->isolates_egress = np->egress_isolation;
 
     if (np->error) {
         svec_add_nocopy(ctx->problems, xasprintf(
@@ -1301,78 +1476,581 @@ npc_policy(struct npc_ctx *ctx, const struct k8s_network_policy *np)
             np->error, np->ingress_isolation ? "ingress" : "",
             np->ingress_isolation && np->egress_isolation ? ", " : "",
             np->egress_isolation ? "egress" : ""));
-    }
-
-    for (size_t i = 0; i < n_targets; i++) {
-        if (np->ingress_isolation) {
-            npc_isolate(ctx, targets[i], true);
-        }
-        if (np->egress_isolation) {
-            npc_isolate(ctx, targets[i], false);
-        }
-    }
-    if (n_targets && !np->error) {
+    } else if (!ps->priority && n_targets) {
+        svec_add_nocopy(ctx->problems, xasprintf(
+            "NetworkPolicy %s/%s: no OpenFlow priority left for its rules; "
+            "the pods it selects stay isolated and it allows nothing",
+            np->namespace, np->name));
+    } else if (n_targets) {
         for (size_t i = 0; np->ingress_isolation && i < np->n_ingress; i++) {
-            npc_rule(ctx, np, true, i, targets, n_targets, priority);
+            npc_rule(ctx, np, true, i, targets, n_targets, ps->priority);
         }
         for (size_t i = 0; np->egress_isolation && i < np->n_egress; i++) {
-            npc_rule(ctx, np, false, i, targets, n_targets, priority);
+            npc_rule(ctx, np, false, i, targets, n_targets, ps->priority);
         }
     }
     free(targets);
+}
+
+/* The incremental compiler. */
+
+struct npol_compiler {
+    /* What the state below was computed for; see npc_must_start_over(). */
+    bool valid;
+    const struct kcache *cache;
+    struct flowset *out;
+    uint64_t cache_seqno;
+    uint64_t out_version;
+    char *settings;
+
+    /* Fixed pipeline, gateway and local pods. */
+    struct sset locals;         /* One line per local pod port. */
+    struct flowset base;
+    struct svec base_problems;
+
+    /* Default-table drops for the local pods that policies select. */
+    struct flowset isolation;
+    struct svec isolation_problems;
+
+    /* Policies. */
+    struct hmap policies;       /* struct npc_pstate. */
+    struct npc_pstate **sorted; /* By uid, namespace, name. */
+    size_t n_sorted;
+
+    struct npol_compiler_stats stats;
+};
+
+struct npol_compiler *
+npol_compiler_create(void)
+{
+    struct npol_compiler *c = xzalloc(sizeof *c);
+
+    sset_init(&c->locals);
+    flowset_init(&c->base);
+    svec_init(&c->base_problems);
+    flowset_init(&c->isolation);
+    svec_init(&c->isolation_problems);
+    hmap_init(&c->policies);
+    return c;
+}
+
+static void
+npc_pstate_destroy(struct npol_compiler *c, struct npc_pstate *ps)
+{
+    hmap_remove(&c->policies, &ps->node);
+    flowset_destroy(&ps->flows);
+    svec_destroy(&ps->problems);
+    svec_destroy(&ps->targets);
+    free(ps->namespace);
+    free(ps->name);
+    free(ps->uid);
+    free(ps);
+}
+
+static void
+npc_reset(struct npol_compiler *c)
+{
+    struct npc_pstate *ps;
+    HMAP_FOR_EACH_SAFE (ps, node, &c->policies) {
+        npc_pstate_destroy(c, ps);
+    }
+    free(c->sorted);
+    c->sorted = NULL;
+    c->n_sorted = 0;
+    sset_clear(&c->locals);
+    flowset_clear(&c->base);
+    svec_clear(&c->base_problems);
+    flowset_clear(&c->isolation);
+    svec_clear(&c->isolation_problems);
+    free(c->settings);
+    c->settings = NULL;
+    c->valid = false;
+}
+
+void
+npol_compiler_destroy(struct npol_compiler *c)
+{
+    if (c) {
+        npc_reset(c);
+        sset_destroy(&c->locals);
+        flowset_destroy(&c->base);
+        svec_destroy(&c->base_problems);
+        flowset_destroy(&c->isolation);
+        svec_destroy(&c->isolation_problems);
+        hmap_destroy(&c->policies);
+        free(c);
+    }
+}
+
+void
+npol_compiler_get_stats(const struct npol_compiler *c,
+                        struct npol_compiler_stats *stats)
+{
+    *stats = c->stats;
+}
+
+static uint32_t
+npc_pstate_hash(const char *namespace, const char *name)
+{
+    return hash_string(name, hash_string(namespace, 0));
+}
+
+static struct npc_pstate *
+npc_pstate_find(const struct npol_compiler *c, const char *namespace,
+                const char *name)
+{
+    struct npc_pstate *ps;
+
+    HMAP_FOR_EACH_WITH_HASH (ps, node, npc_pstate_hash(namespace, name),
+                             &c->policies) {
+        if (!strcmp(ps->namespace, namespace) && !strcmp(ps->name, name)) {
+            return ps;
+        }
+    }
+    return NULL;
+}
+
+static struct npc_pstate *
+npc_pstate_create(struct npol_compiler *c,
+                  const struct k8s_network_policy *np)
+{
+    struct npc_pstate *ps = xzalloc(sizeof *ps);
+
+    ps->namespace = xstrdup(np->namespace);
+    ps->name = xstrdup(np->name);
+    ps->uid = xstrdup(np->uid);
+    ps->dirty = true;
+    flowset_init(&ps->flows);
+    svec_init(&ps->problems);
+    svec_init(&ps->targets);
+    hmap_insert(&c->policies, &ps->node,
+                npc_pstate_hash(np->namespace, np->name));
+    return ps;
+}
+
+/* Makes 'out' hold 'new' instead of 'old', the flows that one part (the
+ * base, the isolation flows, a policy) contributed before and now,
+ * touching only the flows that differ. */
+static void
+npc_replace_part(struct npol_compiler *c, struct flowset *out,
+                 struct flowset *old, struct flowset *new)
+{
+    struct np_flow *f;
+
+    FLOWSET_FOR_EACH (f, old) {
+        const struct np_flow *g = flowset_find_flow(new, f);
+        if (!g || !np_flow_equal(f, g)) {
+            struct np_flow *o = flowset_find_flow(out, f);
+            if (o) {
+                flowset_remove(out, o);
+                c->stats.n_flows_removed++;
+            }
+        }
+    }
+    FLOWSET_FOR_EACH (f, new) {
+        const struct np_flow *g = flowset_find_flow(old, f);
+        if ((!g || !np_flow_equal(f, g)) && !flowset_find_flow(out, f)) {
+            flowset_insert_copy(out, f);
+            c->stats.n_flows_added++;
+        }
+    }
+}
+
+static int
+npc_pstate_cmp(const void *a_, const void *b_)
+{
+    const struct npc_pstate *const *a = a_;
+    const struct npc_pstate *const *b = b_;
+    int cmp = strcmp((*a)->uid, (*b)->uid);
+    if (!cmp) {
+        cmp = strcmp((*a)->namespace, (*b)->namespace);
+    }
+    return cmp ? cmp : strcmp((*a)->name, (*b)->name);
+}
+
+/* Gives every policy its priority: the hash of its uid in the policy
+ * range, probing upward in uid order, so that the result depends only on
+ * the set of policies and not on the order they arrived in.  A policy
+ * whose priority moves must be compiled again. */
+static void
+npc_assign_priorities(struct npol_compiler *c)
+{
+    const uint32_t range = NP_PRI_POLICY_MAX - NP_PRI_POLICY_MIN + 1;
+    unsigned long *used = bitmap_allocate(range);
+    struct npc_pstate *ps;
+    size_t n = 0;
+
+    c->sorted = xrealloc(c->sorted, (hmap_count(&c->policies) + 1)
+                                    * sizeof *c->sorted);
+    HMAP_FOR_EACH (ps, node, &c->policies) {
+        c->sorted[n++] = ps;
+    }
+    c->n_sorted = n;
+    qsort(c->sorted, n, sizeof *c->sorted, npc_pstate_cmp);
+
+    for (size_t i = 0; i < n; i++) {
+        uint16_t priority = 0;
+        if (i < range) {
+            uint32_t slot = hash_string(c->sorted[i]->uid, 0) % range;
+            while (bitmap_is_set(used, slot)) {
+                slot = (slot + 1) % range;
+            }
+            bitmap_set1(used, slot);
+            priority = NP_PRI_POLICY_MIN + slot;
+        }
+        if (priority != c->sorted[i]->priority) {
+            c->sorted[i]->priority = priority;
+            c->sorted[i]->dirty = true;
+        }
+    }
+    bitmap_free(used);
+}
+
+/* The node settings a compilation depends on, as text. */
+static char *
+npc_format_settings(const struct npol_input *in)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "%s %"PRIu32" "ETH_ADDR_FMT" %d", in->node_name,
+                  ofp_to_u16(in->gw_ofport), ETH_ADDR_ARGS(in->gw_mac),
+                  in->reeval_established);
+    for (size_t i = 0; i < in->n_gw_ips; i++) {
+        ds_put_char(&s, ' ');
+        ipv6_format_mapped(&in->gw_ips[i].addr, &s);
+        ds_put_format(&s, "/%u", in->gw_ips[i].plen);
+    }
+    return ds_steal_cstr(&s);
+}
+
+/* One line per local pod with everything its own flows depend on. */
+static void
+npc_format_locals(const struct npc_local *locals, size_t n,
+                  struct sset *lines)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct npc_local *l = &locals[i];
+        struct ds s = DS_EMPTY_INITIALIZER;
+
+        ds_put_format(&s, "%s/%s %s %"PRIu32" "ETH_ADDR_FMT,
+                      l->pod->namespace, l->pod->name, l->port->iface_name,
+                      ofp_to_u16(l->port->ofport), ETH_ADDR_ARGS(l->port->mac));
+        for (size_t j = 0; j < l->pod->n_ips; j++) {
+            ds_put_char(&s, ' ');
+            ipv6_format_mapped(&l->pod->ips[j].addr, &s);
+        }
+        sset_add_and_free(lines, ds_steal_cstr(&s));
+    }
+}
+
+/* Adds to 'keys' the "namespace/name" of every line in 'a' but not in
+ * 'b'. */
+static void
+npc_locals_minus(const struct sset *a, const struct sset *b,
+                 struct sset *keys)
+{
+    const char *line;
+
+    SSET_FOR_EACH (line, a) {
+        if (!sset_contains(b, line)) {
+            sset_add_and_free(keys, xmemdup0(line, strcspn(line, " ")));
+        }
+    }
+}
+
+static bool
+npc_must_start_over(const struct npol_compiler *c,
+                    const struct npol_input *in, const struct flowset *out,
+                    const char *settings)
+{
+    return (!c->valid
+            || c->cache != in->cache
+            || c->out != out
+            || out->version != c->out_version
+            || !kcache_changes_complete(in->cache, c->cache_seqno)
+            || strcmp(c->settings, settings));
+}
+
+/* Marks dirty each policy that the change log or the changed local pods
+ * ('changed_locals', "namespace/name") may concern, creates and removes
+ * policy states to match the cache, and returns true if the set of
+ * policies (or a uid) changed. */
+static bool
+npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
+               const struct sset *changed_locals, struct flowset *out)
+{
+    struct npc_pod_change {
+        const struct k8s_pod *old, *now;
+    } *pods = NULL;
+    size_t n_pods = 0, allocated_pods = 0;
+    const struct smap **ns_labels = NULL;
+    size_t n_ns_labels = 0, allocated_ns_labels = 0;
+    bool set_changed = false;
+    const struct kcache_change *ch;
+
+    /* Policies first: they are compiled anew anyway. */
+    KCACHE_FOR_EACH_CHANGE (ch, cache) {
+        if (ch->kind == K8S_KIND_NETWORK_POLICY) {
+            const struct k8s_network_policy *np
+                = kcache_find_policy(cache, ch->namespace, ch->name);
+            struct npc_pstate *ps = npc_pstate_find(c, ch->namespace,
+                                                    ch->name);
+            if (np && ps) {
+                ps->dirty = true;
+                if (strcmp(ps->uid, np->uid)) {
+                    free(ps->uid);
+                    ps->uid = xstrdup(np->uid);
+                    set_changed = true;
+                }
+            } else if (np) {
+                npc_pstate_create(c, np);
+                set_changed = true;
+            } else if (ps) {
+                struct flowset empty;
+                flowset_init(&empty);
+                npc_replace_part(c, out, &ps->flows, &empty);
+                flowset_destroy(&empty);
+                npc_pstate_destroy(c, ps);
+                set_changed = true;
+            }
+        } else if (ch->kind == K8S_KIND_POD) {
+            if (n_pods >= allocated_pods) {
+                pods = x2nrealloc(pods, &allocated_pods, sizeof *pods);
+            }
+            pods[n_pods++] = (struct npc_pod_change) {
+                ch->old, kcache_find_pod(cache, ch->namespace, ch->name),
+            };
+        } else if (ch->kind == K8S_KIND_NAMESPACE) {
+            const struct k8s_namespace *now
+                = kcache_find_namespace(cache, ch->name);
+            for (int i = 0; i < 2; i++) {
+                const struct k8s_namespace *ns = i ? now : ch->old;
+                if (ns) {
+                    if (n_ns_labels >= allocated_ns_labels) {
+                        ns_labels = x2nrealloc(ns_labels,
+                                               &allocated_ns_labels,
+                                               sizeof *ns_labels);
+                    }
+                    ns_labels[n_ns_labels++] = &ns->labels;
+                }
+            }
+        }
+    }
+    if (set_changed) {
+        /* Removed states must not stay in 'sorted'. */
+        c->n_sorted = 0;
+    }
+
+    /* A changed local port matters like a changed pod. */
+    const char *key;
+    SSET_FOR_EACH (key, changed_locals) {
+        const char *slash = strchr(key, '/');
+        char *ns = xmemdup0(key, slash - key);
+        const struct k8s_pod *pod = kcache_find_pod(cache, ns, slash + 1);
+        if (pod) {
+            if (n_pods >= allocated_pods) {
+                pods = x2nrealloc(pods, &allocated_pods, sizeof *pods);
+            }
+            pods[n_pods++] = (struct npc_pod_change) { NULL, pod };
+        }
+        free(ns);
+    }
+
+    if (n_pods || n_ns_labels) {
+        const struct k8s_network_policy *np;
+        KCACHE_FOR_EACH_POLICY (np, cache) {
+            struct npc_pstate *ps = npc_pstate_find(c, np->namespace,
+                                                    np->name);
+            if (!ps || ps->dirty) {
+                continue;
+            }
+            for (size_t i = 0; !ps->dirty && i < n_pods; i++) {
+                const struct k8s_pod *old = pods[i].old, *now = pods[i].now;
+                if (old && now && npc_pod_differs_only_in_labels(old, now)) {
+                    ps->dirty = npc_policy_selection_differs(cache, np, old,
+                                                             now);
+                } else {
+                    ps->dirty = ((old && npc_policy_may_use_pod(cache, np,
+                                                                old))
+                                 || (now && npc_policy_may_use_pod(cache, np,
+                                                                   now)));
+                }
+            }
+            for (size_t i = 0; !ps->dirty && i < n_ns_labels; i++) {
+                ps->dirty = npc_policy_may_use_namespace(np, ns_labels[i]);
+            }
+        }
+    }
+    free(pods);
+    free(ns_labels);
+    return set_changed;
+}
+
+/* Recomputes the isolation flows from every policy's targets. */
+static void
+npc_isolation(struct npol_compiler *c, struct npc_ctx *ctx,
+              struct flowset *out)
+{
+    struct shash dirs = SHASH_INITIALIZER(&dirs);
+    static const uintptr_t IN = 1, OUT = 2;
+    struct flowset new;
+
+    for (size_t i = 0; i < c->n_sorted; i++) {
+        const struct npc_pstate *ps = c->sorted[i];
+        const char *key;
+        size_t j;
+        SVEC_FOR_EACH (j, key, &ps->targets) {
+            uintptr_t d = (uintptr_t) shash_find_data(&dirs, key);
+            d |= (ps->isolates_ingress ? IN : 0)
+                 | (ps->isolates_egress ? OUT : 0);
+            shash_replace(&dirs, key, (void *) d);
+        }
+    }
+
+    flowset_init(&new);
+    svec_clear(&c->isolation_problems);
+    ctx->out = &new;
+    ctx->problems = &c->isolation_problems;
+    for (size_t i = 0; i < ctx->n_locals; i++) {
+        const struct k8s_pod *pod = ctx->locals[i].pod;
+        char *key = npc_pod_key(pod->namespace, pod->name);
+        uintptr_t d = (uintptr_t) shash_find_data(&dirs, key);
+        free(key);
+        if (d & IN) {
+            npc_isolate(ctx, &ctx->locals[i], true);
+        }
+        if (d & OUT) {
+            npc_isolate(ctx, &ctx->locals[i], false);
+        }
+    }
+    npc_replace_part(c, out, &c->isolation, &new);
+    flowset_swap(&c->isolation, &new);
+    flowset_destroy(&new);
+    shash_destroy(&dirs);
+}
+
+void
+npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
+                  struct flowset *out, struct svec *problems)
+{
+    char *settings = npc_format_settings(in);
+    struct svec scratch = SVEC_EMPTY_INITIALIZER;
+    struct svec locals_problems = SVEC_EMPTY_INITIALIZER;
+    struct npc_ctx ctx;
+
+    memset(&c->stats, 0, sizeof c->stats);
+    if (npc_must_start_over(c, in, out, settings)) {
+        npc_reset(c);
+        flowset_clear(out);
+        c->stats.full = true;
+    }
+    if (!problems) {
+        problems = &scratch;
+    }
+
+    npc_ctx_init(&ctx, in, NULL, 0);
+    ctx.problems = &locals_problems;
+    npc_find_locals(&ctx);
+
+    /* The fixed pipeline and the local pods' own flows. */
+    struct sset locals = SSET_INITIALIZER(&locals);
+    struct sset changed_locals = SSET_INITIALIZER(&changed_locals);
+    npc_format_locals(ctx.locals, ctx.n_locals, &locals);
+    npc_locals_minus(&locals, &c->locals, &changed_locals);
+    npc_locals_minus(&c->locals, &locals, &changed_locals);
+    bool locals_changed = c->stats.full || !sset_is_empty(&changed_locals);
+    if (locals_changed) {
+        struct flowset base;
+        flowset_init(&base);
+        svec_clear(&c->base_problems);
+        ctx.out = &base;
+        ctx.problems = &c->base_problems;
+        npc_pipeline(&ctx);
+        npc_gateway(&ctx);
+        for (size_t i = 0; i < ctx.n_locals; i++) {
+            npc_local_pod(&ctx, &ctx.locals[i]);
+        }
+        npc_replace_part(c, out, &c->base, &base);
+        flowset_swap(&c->base, &base);
+        flowset_destroy(&base);
+    }
+    sset_swap(&c->locals, &locals);
+    sset_destroy(&locals);
+
+    /* Which policies to compile. */
+    bool set_changed;
+    if (c->stats.full) {
+        const struct k8s_network_policy *np;
+        KCACHE_FOR_EACH_POLICY (np, in->cache) {
+            npc_pstate_create(c, np);
+        }
+        set_changed = true;
+    } else {
+        set_changed = npc_mark_dirty(c, in->cache, &changed_locals, out);
+    }
+    sset_destroy(&changed_locals);
+    if (set_changed) {
+        npc_assign_priorities(c);
+    }
+
+    /* Compile them, in a fixed order. */
+    struct flowset old;
+    flowset_init(&old);
+    for (size_t i = 0; i < c->n_sorted; i++) {
+        struct npc_pstate *ps = c->sorted[i];
+        if (!ps->dirty) {
+            continue;
+        }
+        const struct k8s_network_policy *np
+            = kcache_find_policy(in->cache, ps->namespace, ps->name);
+        flowset_swap(&old, &ps->flows);
+        if (np) {
+            npc_policy(&ctx, np, ps);
+        } else {
+            /* Cannot happen with a complete change log. */
+            flowset_clear(&ps->flows);
+            svec_clear(&ps->problems);
+            svec_clear(&ps->targets);
+        }
+        npc_replace_part(c, out, &old, &ps->flows);
+        flowset_clear(&old);
+        ps->dirty = false;
+        c->stats.n_recompiled++;
+    }
+    flowset_destroy(&old);
+
+    if (locals_changed || set_changed || c->stats.n_recompiled) {
+        npc_isolation(c, &ctx, out);
+    }
+
+    /* Problems, in a fixed order. */
+    svec_append(problems, &locals_problems);
+    svec_append(problems, &c->base_problems);
+    for (size_t i = 0; i < c->n_sorted; i++) {
+        svec_append(problems, &c->sorted[i]->problems);
+    }
+    svec_append(problems, &c->isolation_problems);
+
+    c->stats.n_policies = c->n_sorted;
+    c->valid = true;
+    c->cache = in->cache;
+    c->out = out;
+    c->cache_seqno = kcache_seqno(in->cache);
+    c->out_version = out->version;
+    free(c->settings);
+    c->settings = settings;
+
+    free(ctx.locals);
+    npc_ctx_destroy(&ctx);
+    svec_destroy(&locals_problems);
+    svec_destroy(&scratch);
 }
 
 void
 npol_compile(const struct npol_input *in, struct flowset *out,
              struct svec *problems)
 {
-    struct svec scratch = SVEC_EMPTY_INITIALIZER;
-    struct npc_ctx ctx = {
-        .in = in,
-        .out = out,
-        .problems = problems ? problems : &scratch,
-        .pods_by_ns = SHASH_INITIALIZER(&ctx.pods_by_ns),
-        .used_ids = HMAP_INITIALIZER(&ctx.used_ids),
-        .used_pris = HMAP_INITIALIZER(&ctx.used_pris),
-    };
-    ofpbuf_init(&ctx.ofpacts, 64);
-
-    flowset_clear(out);
-    npc_find_locals(&ctx);
-    npc_index_pods(&ctx);
-
-    npc_pipeline(&ctx);
-    npc_gateway(&ctx);
-    for (size_t i = 0; i < ctx.n_locals; i++) {
-        npc_local_pod(&ctx, &ctx.locals[i]);
-    }
-
-    /* Policies in a fixed order, so that probing for priorities and
-     * conjunction ids gives the same answer every time. */
-    size_t n = hmap_count(&in->cache->policies);
-    const struct k8s_network_policy **policies = xmalloc((n + 1)
-                                                         * sizeof *policies);
-    const struct k8s_network_policy *np;
-    size_t i = 0;
-    KCACHE_FOR_EACH_POLICY (np, in->cache) {
-        policies[i++] = np;
-    }
-    qsort(policies, n, sizeof *policies, npc_policy_cmp);
-    for (i = 0; i < n; i++) {
-        npc_policy(&ctx, policies[i]);
-    }
-    free(policies);
-
-    struct shash_node *node;
-    SHASH_FOR_EACH (node, &ctx.pods_by_ns) {
-        struct npc_pods *pods = node->data;
-        free(pods->pods);
-        free(pods);
-    }
-    shash_destroy(&ctx.pods_by_ns);
-    npc_free_ids(&ctx.used_ids);
-    npc_free_ids(&ctx.used_pris);
-    ofpbuf_uninit(&ctx.ofpacts);
-    free(ctx.locals);
-    svec_destroy(&scratch);
+    struct npol_compiler *c = npol_compiler_create();
+    npol_compiler_run(c, in, out, problems);
+    npol_compiler_destroy(c);
 }

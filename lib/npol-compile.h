@@ -46,9 +46,43 @@ struct npol_input {
 /* Replaces the contents of 'out' by every flow 'in' calls for.  A policy
  * that cannot be compiled isolates the pods it selects in the directions it
  * names and allows nothing; one line per such problem (and per local port
- * that cannot be enforced) is appended to 'problems' if it is nonnull. */
+ * that cannot be enforced) is appended to 'problems' if it is nonnull.
+ * Same as one npol_compiler_run() of a new compiler. */
 void npol_compile(const struct npol_input *in, struct flowset *out,
                   struct svec *problems);
+
+/* Incremental compilation.
+ *
+ * A compiler keeps each policy's flows apart (every policy has a priority
+ * of its own, so their rule flows never share a key) together with what
+ * they were computed from.  npol_compiler_run() leaves in 'out' exactly
+ * what npol_compile() would, byte for byte, but recompiles only the
+ * policies that the changes since its previous run can affect: the
+ * policies that changed, those that select (before or after) a pod that
+ * changed or whose OVS port changed, those with a namespaceSelector when a
+ * namespace changed, and those whose priority moved.  It learns what
+ * changed from the cache's change log (kcache_track_changes()), which the
+ * caller must empty with kcache_changes_clear() after each run.  It falls
+ * back to compiling everything when it cannot trust its state: first run,
+ * another cache or output set, an incomplete change log, 'out' changed by
+ * someone else, or other node settings (gateway, node name, options). */
+struct npol_compiler;
+
+struct npol_compiler *npol_compiler_create(void);
+void npol_compiler_destroy(struct npol_compiler *);
+void npol_compiler_run(struct npol_compiler *, const struct npol_input *,
+                       struct flowset *out, struct svec *problems);
+
+/* What the last npol_compiler_run() did. */
+struct npol_compiler_stats {
+    bool full;                  /* Compiled everything. */
+    size_t n_policies;          /* Policies in the cache. */
+    size_t n_recompiled;        /* Policies compiled in that run. */
+    size_t n_flows_removed;     /* Flows taken out of 'out'... */
+    size_t n_flows_added;       /* ...and put in. */
+};
+void npol_compiler_get_stats(const struct npol_compiler *,
+                             struct npol_compiler_stats *);
 
 /* Splits [port, end_port] into value/mask pairs that cover it exactly.
  * Stores at most 32 pairs into 'values' and 'masks' and returns how many. */

@@ -268,6 +268,12 @@ while read -r seq kind op file src ip; do
     inst=$(ms "$(stat last-compile-end-wall-us)" \
               "$(stat last-realized-wall-us)")
     changed=$(stat last-change-flow-mods)
+    # The switch's share: bundle sent -> commit acknowledged.
+    sw_ms=-
+    if [ "$(stat last-change-bundles)" -gt 0 ]; then
+        sw_ms=$(ms "$(stat last-bundle-sent-wall-us)" \
+                   "$(stat last-bundle-acked-wall-us)")
+    fi
     stray=-
     if [ "$ip" != - ] && [ "$kind" != local-relabel ]; then
         np_appctl netpol/dump-desired >"$NP_TMP/after"
@@ -275,7 +281,7 @@ while read -r seq kind op file src ip; do
         stray=$(diff "$NP_TMP/before" "$NP_TMP/after" | grep '^[<>]' \
                 | grep -v -E "=$ip(,| |$)" | grep -c .)
     fi
-    echo "$kind $lat $seen $src_ms $cmp_ms $inst $changed $stray" \
+    echo "$kind $lat $seen $src_ms $cmp_ms $inst $changed $stray $sw_ms" \
         >>"$NP_TMP/lat"
     n_events=$((n_events + 1))
 done <"$W/churn/events"
@@ -306,17 +312,18 @@ fi
 
 echo "   churn: $n_events events, one at a time; latency = file renamed ->" \
      "switch acknowledged the bundle (ms)"
-printf '   %-14s %3s %6s %6s %6s %6s %6s %7s %7s %10s %5s\n' kind n p50 p99 \
-    max seen parse compile install "flows chg" stray
+printf '   %-14s %3s %6s %6s %6s %6s %6s %7s %7s %6s %10s %5s\n' kind n p50 \
+    p99 max seen parse compile install switch "flows chg" stray
 for kind in pod-add pod-delete pod-relabel local-relabel np-add np-update \
             np-delete; do
     grep "^$kind " "$NP_TMP/lat" >"$NP_TMP/lat.k"
     n=$(wc -l <"$NP_TMP/lat.k")
     [ "$n" -gt 0 ] || continue
     col() { cut -d' ' -f"$1" "$NP_TMP/lat.k" | pct "$2"; }
-    printf '   %-14s %3d %6s %6s %6s %6s %6s %7s %7s %10s %5s\n' "$kind" \
+    sw_col=$(cut -d' ' -f9 "$NP_TMP/lat.k" | grep -v -- - | pct 50)
+    printf '   %-14s %3d %6s %6s %6s %6s %6s %7s %7s %6s %10s %5s\n' "$kind" \
         "$n" "$(col 2 50)" "$(col 2 99)" "$(col 2 100)" "$(col 3 50)" \
-        "$(col 4 50)" "$(col 5 50)" "$(col 6 50)" \
+        "$(col 4 50)" "$(col 5 50)" "$(col 6 50)" "$sw_col" \
         "$(col 7 0)..$(col 7 100)" \
         "$(cut -d' ' -f8 "$NP_TMP/lat.k" | grep -v - | sort -n | tail -1)"
 done
@@ -329,7 +336,8 @@ row "controller peak RSS (VmHWM) after churn" "$((rss_kb / 1024)) MB" \
 echo "   flows after churn vs a fresh start on the same files: $consistent"
 echo "   (p50/p99/max: rename -> switch acknowledged, ms; seen: rename ->" \
      "cache updated; parse, compile: CPU ms; install: compile done ->" \
-     "acknowledged; all medians.  flows chg: flow_mods per event," \
+     "acknowledged; switch: bundle sent -> acknowledged, events with a" \
+     "bundle; all medians.  flows chg: flow_mods per event," \
      "min..max; stray: changed flows not naming the pod, max)"
 echo "   load average at end: $LOAD_END"
 
