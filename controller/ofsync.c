@@ -635,12 +635,20 @@ ofsync_unsend_change(struct ofsync *sw, const struct flowset_change *change)
 /* Sends the difference between 'desired' and 'sw->installed' as one atomic,
  * ordered bundle. */
 static void
-ofsync_send_bundle(struct ofsync *sw, const struct flowset *desired)
+ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
 {
     struct flowset_change *changes;
     size_t n_changes;
 
-    flowset_diff(desired, &sw->installed, &changes, &n_changes);
+    /* When the switch is known to have 'desired' as it was at some
+     * version, the journal of 'desired' names every flow changed since:
+     * compare only those.  Otherwise compare everything. */
+    if (!sw->synced_version
+        || !flowset_diff_journal(desired, &sw->installed, sw->synced_version,
+                                 &changes, &n_changes)) {
+        flowset_diff(desired, &sw->installed, &changes, &n_changes);
+    }
+    flowset_journal_reset(desired);
     if (!n_changes) {
         free(changes);
         sw->synced_version = desired->version;
@@ -786,7 +794,7 @@ ofsync_check_socket(struct ofsync *sw)
 }
 
 void
-ofsync_run(struct ofsync *sw, const struct flowset *desired)
+ofsync_run(struct ofsync *sw, struct flowset *desired)
 {
     rconn_run(sw->rconn);
     if (!rconn_is_connected(sw->rconn)) {

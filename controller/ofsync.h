@@ -36,8 +36,9 @@ void ofsync_set_target(struct ofsync *, const char *target);
 /* Connects, reconciles, and sends the difference between 'desired' and
  * what is installed, if nothing is in flight.  'desired' may be NULL: then
  * nothing new is sent (the controller is not ready to say what it wants).
- * Never blocks. */
-void ofsync_run(struct ofsync *, const struct flowset *desired);
+ * If 'desired' keeps a journal (flowset_journal_start()), compares only the
+ * flows it names and then resets it.  Never blocks. */
+void ofsync_run(struct ofsync *, struct flowset *desired);
 void ofsync_wait(struct ofsync *);
 
 bool ofsync_is_connected(const struct ofsync *);

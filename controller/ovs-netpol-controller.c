@@ -998,6 +998,7 @@ main(int argc, char *argv[])
     }
     ctl.ovs = ovsstate_create(&ovs_opts);
     flowset_init(&ctl.desired);
+    flowset_journal_start(&ctl.desired); /* For ofsync: see ofsync_run(). */
     VLOG_INFO("node %s: enforcing on bridge %s, objects from %s",
               ctl.opts.node_name, ctl.opts.bridge,
               ctl.manifests ? ctl.opts.manifests : ctl.endpoint.server);

@@ -127,6 +127,77 @@ np_flow_clone(const struct np_flow *src)
     return dst;
 }
 
+/* A flow's key, in a journal. */
+struct np_flow_key {
+    struct hmap_node node;      /* Hash as the flow's. */
+    uint8_t table_id;
+    uint16_t priority;
+    struct minimatch match;
+};
+
+/* A journal longer than this costs more than it saves: give up. */
+#define FLOWSET_JOURNAL_MAX 65536
+
+static void
+flowset_journal_clear__(struct flowset *fs)
+{
+    struct np_flow_key *k;
+
+    HMAP_FOR_EACH_POP (k, node, &fs->journal) {
+        minimatch_destroy(&k->match);
+        free(k);
+    }
+}
+
+static void
+flowset_journal_lose(struct flowset *fs)
+{
+    if (fs->journaling && !fs->journal_lost) {
+        flowset_journal_clear__(fs);
+        fs->journal_lost = true;
+    }
+}
+
+/* Records that the flow with the key of 'flow' changed. */
+static void
+flowset_journal_note(struct flowset *fs, const struct np_flow *flow)
+{
+    struct np_flow_key *k;
+
+    if (!fs->journaling || fs->journal_lost) {
+        return;
+    }
+    HMAP_FOR_EACH_WITH_HASH (k, node, flow->node.hash, &fs->journal) {
+        if (np_flow_key_equal(flow, k->table_id, k->priority, &k->match)) {
+            return;
+        }
+    }
+    if (hmap_count(&fs->journal) >= FLOWSET_JOURNAL_MAX) {
+        flowset_journal_lose(fs);
+        return;
+    }
+    k = xmalloc(sizeof *k);
+    k->table_id = flow->table_id;
+    k->priority = flow->priority;
+    minimatch_clone(&k->match, &flow->match);
+    hmap_insert(&fs->journal, &k->node, flow->node.hash);
+}
+
+void
+flowset_journal_start(struct flowset *fs)
+{
+    fs->journaling = true;
+    flowset_journal_reset(fs);
+}
+
+void
+flowset_journal_reset(struct flowset *fs)
+{
+    flowset_journal_clear__(fs);
+    fs->journal_lost = false;
+    fs->journal_base = fs->version;
+}
+
 /* Gives 'fs' a new version: its contents (may) have changed. */
 static void
 flowset_touch(struct flowset *fs)
@@ -150,6 +221,9 @@ flowset_init(struct flowset *fs)
 {
     hmap_init(&fs->flows);
     fs->clone_of = fs->cloned_version = 0;
+    fs->journaling = fs->journal_lost = false;
+    fs->journal_base = 0;
+    hmap_init(&fs->journal);
     flowset_touch(fs);
 }
 
@@ -159,6 +233,8 @@ flowset_destroy(struct flowset *fs)
     if (fs) {
         flowset_clear(fs);
         hmap_destroy(&fs->flows);
+        flowset_journal_clear__(fs);
+        hmap_destroy(&fs->journal);
     }
 }
 
@@ -167,6 +243,9 @@ flowset_clear(struct flowset *fs)
 {
     struct np_flow *flow;
 
+    if (!hmap_is_empty(&fs->flows)) {
+        flowset_journal_lose(fs);
+    }
     HMAP_FOR_EACH_POP (flow, node, &fs->flows) {
         np_flow_destroy(flow);
     }
@@ -177,6 +256,10 @@ void
 flowset_swap(struct flowset *a, struct flowset *b)
 {
     hmap_swap(&a->flows, &b->flows);
+
+    /* A journal describes its own set's history, which does not move. */
+    flowset_journal_lose(a);
+    flowset_journal_lose(b);
 
     /* The versions describe the contents: they move with them. */
     uint64_t tmp;
@@ -195,6 +278,7 @@ flowset_clone(struct flowset *dst, const struct flowset *src)
     const struct np_flow *flow;
 
     flowset_clear(dst);
+    flowset_journal_lose(dst);
     hmap_reserve(&dst->flows, hmap_count(&src->flows));
     FLOWSET_FOR_EACH (flow, src) {
         struct np_flow *copy = np_flow_clone(flow);
@@ -224,6 +308,7 @@ flowset_insert__(struct flowset *fs, uint8_t table_id, uint16_t priority,
     flow->cookie = cookie;
     minimatch_move(&flow->match, match);
     hmap_insert(&fs->flows, &flow->node, hash);
+    flowset_journal_note(fs, flow);
     flowset_touch(fs);
     return flow;
 }
@@ -333,6 +418,7 @@ flowset_add_conj(struct flowset *fs, uint8_t table_id, uint16_t priority,
         flow = flowset_insert__(fs, table_id, priority, cookie, &mm, hash);
     }
     np_flow_insert_conj(flow, &conj);
+    flowset_journal_note(fs, flow);
     flowset_touch(fs);
     return true;
 }
@@ -357,6 +443,7 @@ flowset_insert_copy(struct flowset *fs, const struct np_flow *flow)
     struct np_flow *copy = np_flow_clone(flow);
 
     hmap_insert(&fs->flows, &copy->node, flow->node.hash);
+    flowset_journal_note(fs, copy);
     flowset_touch(fs);
     return copy;
 }
@@ -364,6 +451,7 @@ flowset_insert_copy(struct flowset *fs, const struct np_flow *flow)
 void
 flowset_remove(struct flowset *fs, struct np_flow *flow)
 {
+    flowset_journal_note(fs, flow);
     hmap_remove(&fs->flows, &flow->node);
     np_flow_destroy(flow);
     flowset_touch(fs);
@@ -609,4 +697,60 @@ flowset_diff(const struct flowset *desired, const struct flowset *installed,
 
     *changesp = changes;
     *n_changesp = n;
+}
+
+bool
+flowset_diff_journal(const struct flowset *desired,
+                     const struct flowset *installed, uint64_t base,
+                     struct flowset_change **changesp, size_t *n_changesp)
+{
+    if (!desired->journaling || desired->journal_lost
+        || desired->journal_base != base) {
+        return false;
+    }
+
+    struct flowset_change *changes = NULL;
+    size_t n = 0, allocated = 0;
+    const struct np_flow_key *k;
+
+    /* Two passes, deletions first, as flowset_diff() orders them. */
+    for (int pass = 0; pass < 2; pass++) {
+        HMAP_FOR_EACH (k, node, &desired->journal) {
+            const struct np_flow *d = flowset_find__(desired, k->table_id,
+                                                     k->priority, &k->match,
+                                                     k->node.hash);
+            const struct np_flow *i = flowset_find__(installed, k->table_id,
+                                                     k->priority, &k->match,
+                                                     k->node.hash);
+            enum flowset_change_type type;
+            const struct np_flow *flow;
+
+            if (!pass) {
+                if (!i || (d && d->cookie == i->cookie)) {
+                    continue;
+                }
+                type = FLOWSET_DELETE;
+                flow = i;
+            } else if (!d) {
+                continue;
+            } else if (!i || i->cookie != d->cookie) {
+                type = FLOWSET_ADD;
+                flow = d;
+            } else if (!np_flow_actions_equal(d, i)) {
+                type = FLOWSET_MODIFY;
+                flow = d;
+            } else {
+                continue;
+            }
+            if (n >= allocated) {
+                changes = x2nrealloc(changes, &allocated, sizeof *changes);
+            }
+            changes[n].type = type;
+            changes[n].flow = flow;
+            n++;
+        }
+    }
+    *changesp = changes;
+    *n_changesp = n;
+    return true;
 }

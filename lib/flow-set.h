@@ -57,6 +57,16 @@ struct flowset {
     uint64_t version;
     uint64_t clone_of;
     uint64_t cloned_version;
+
+    /* Journal (flowset_journal_start()): the keys of the flows added,
+     * changed or removed since the set had version 'journal_base', so that
+     * comparing it with a copy of the set as it was then need look only at
+     * those.  'journal_lost' if it could not keep track (clear, swap, clone,
+     * too many changes). */
+    bool journaling;
+    bool journal_lost;
+    uint64_t journal_base;
+    struct hmap journal;        /* struct np_flow_key. */
 };
 
 void flowset_init(struct flowset *);
@@ -100,6 +110,13 @@ void flowset_remove(struct flowset *, struct np_flow *);
 struct np_flow *flowset_find_flow(const struct flowset *,
                                   const struct np_flow *);
 
+/* Starts keeping the journal of 'fs' (see struct flowset), from its
+ * current version. */
+void flowset_journal_start(struct flowset *);
+
+/* Empties the journal: it then lists changes from the current version. */
+void flowset_journal_reset(struct flowset *);
+
 /* True if 'a' and 'b' hold flows with the same keys, cookies and
  * actions. */
 bool flowset_equal(const struct flowset *a, const struct flowset *b);
@@ -136,5 +153,15 @@ struct flowset_change {
 void flowset_diff(const struct flowset *desired,
                   const struct flowset *installed,
                   struct flowset_change **changesp, size_t *n_changesp);
+
+/* Like flowset_diff(), for an 'installed' that held the same flows as
+ * 'desired' when 'desired' had version 'base', looking only at the flows
+ * the journal of 'desired' names.  Returns false, computing nothing, if
+ * the journal cannot tell (not kept, lost, or kept since another
+ * version). */
+bool flowset_diff_journal(const struct flowset *desired,
+                          const struct flowset *installed, uint64_t base,
+                          struct flowset_change **changesp,
+                          size_t *n_changesp);
 
 #endif /* lib/flow-set.h */

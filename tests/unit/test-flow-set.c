@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@
 #include "flow.h"
 #include "openvswitch/meta-flow.h"
 #include "packets.h"
+#include "util.h"
 
 #define COOKIE_POLICY np_cookie(NP_COOKIE_PIPELINE, 0xdeadbeef)
 
@@ -592,6 +594,488 @@ test_portmap(void **state OVS_UNUSED)
     portmap_destroy(&b);
 }
 
+/* A small deterministic pseudo-random generator (xorshift32), so that the
+ * randomized tests are reproducible from their seed. */
+static uint32_t
+rnd_next(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+
+static uint32_t
+rnd(uint32_t *state, uint32_t n)
+{
+    return rnd_next(state) % n;
+}
+
+/* The keys the randomized tests draw from: two tables, two priorities and
+ * a few values of reg1. */
+#define JKEY_N_KEYS 40
+
+static void
+jkey(unsigned int k, uint8_t *table, uint16_t *priority, struct match *m)
+{
+    *table = k % 2 ? NP_T_INGRESS_RULE : NP_T_EGRESS_DEFAULT;
+    *priority = 100 + (k / 2 % 2) * 100;
+    match_reg1(m, k / 4);
+}
+
+/* Puts one of a few action lists into 'acts' (variant 0: drop). */
+static void
+jacts(struct ofpbuf *acts, unsigned int variant)
+{
+    ofpbuf_clear(acts);
+    switch (variant % 4) {
+    case 0:
+        break;
+    case 1:
+        put_goto(acts, NP_T_FORWARD);
+        break;
+    case 2:
+        put_output(acts, 3);
+        break;
+    default:
+        put_output(acts, 9);
+        put_goto(acts, NP_T_COMMIT);
+        break;
+    }
+}
+
+/* Adds, at key 'k', a flow with ordinary actions or a conjunction, chosen
+ * at random, with cookie 'cookie'.  Conflicts are allowed: then nothing
+ * changes. */
+static void
+jadd_random(struct flowset *fs, unsigned int k, uint64_t cookie,
+            uint32_t *r)
+{
+    struct ofpbuf acts;
+    struct match m;
+    uint16_t prio;
+    uint8_t table;
+
+    jkey(k, &table, &prio, &m);
+    if (rnd(r, 2)) {
+        ofpbuf_init(&acts, 0);
+        jacts(&acts, rnd(r, 4));
+        flowset_add(fs, table, prio, cookie, &m, &acts);
+        ofpbuf_uninit(&acts);
+    } else {
+        flowset_add_conj(fs, table, prio, cookie, &m, 1 + rnd(r, 5),
+                         1 + rnd(r, 2), 2);
+    }
+}
+
+static struct np_flow *
+jfind(const struct flowset *fs, unsigned int k)
+{
+    struct match m;
+    uint16_t prio;
+    uint8_t table;
+
+    jkey(k, &table, &prio, &m);
+    return flowset_find(fs, table, prio, &m);
+}
+
+/* Removes 'flow' from 'fs' and adds it back, identical, through
+ * flowset_add() or flowset_add_conj(). */
+static void
+jremove_readd(struct flowset *fs, struct np_flow *flow)
+{
+    uint8_t table = flow->table_id;
+    uint16_t prio = flow->priority;
+    uint64_t cookie = flow->cookie;
+    struct np_conj *conjs = NULL;
+    size_t n_conjs = flow->n_conjs;
+    struct ofpbuf acts;
+    struct match m;
+
+    minimatch_expand(&flow->match, &m);
+    ofpbuf_init(&acts, 0);
+    if (flow->ofpacts_len) {
+        ofpbuf_put(&acts, flow->ofpacts, flow->ofpacts_len);
+    }
+    if (n_conjs) {
+        conjs = xmemdup(flow->conjs, n_conjs * sizeof *conjs);
+    }
+    flowset_remove(fs, flow);
+
+    if (n_conjs) {
+        /* In reverse order, to exercise the sorting too. */
+        for (size_t i = n_conjs; i-- > 0;) {
+            assert_true(flowset_add_conj(fs, table, prio, cookie, &m,
+                                         conjs[i].id, conjs[i].clause,
+                                         conjs[i].n_clauses));
+        }
+    } else {
+        assert_true(flowset_add(fs, table, prio, cookie, &m, &acts));
+    }
+    free(conjs);
+    ofpbuf_uninit(&acts);
+}
+
+/* Applies one random mutation to 'fs'.  'pool' holds flows to copy in with
+ * flowset_insert_copy(). */
+static void
+jmutate(struct flowset *fs, const struct flowset *pool, uint32_t *r)
+{
+    unsigned int k = rnd(r, JKEY_N_KEYS);
+    struct np_flow *flow = jfind(fs, k);
+    uint64_t cookie = 1 + rnd(r, 2);
+
+    switch (rnd(r, 7)) {
+    case 0:
+        /* flowset_add(), on a new key if possible. */
+        jadd_random(fs, k, cookie, r);
+        break;
+    case 1:
+        /* flowset_add_conj() to an existing or a new key (if the flow
+         * exists, with its own cookie, so that it usually succeeds). */
+        {
+            struct match m;
+            uint16_t prio;
+            uint8_t table;
+
+            jkey(k, &table, &prio, &m);
+            flowset_add_conj(fs, table, prio, flow ? flow->cookie : cookie,
+                             &m, 1 + rnd(r, 5), 1 + rnd(r, 2), 2);
+        }
+        break;
+    case 2:
+        if (flow) {
+            flowset_remove(fs, flow);
+        }
+        break;
+    case 3:
+        /* Remove, then add back with another cookie. */
+        if (flow) {
+            uint64_t new_cookie = flow->cookie + 1;
+            flowset_remove(fs, flow);
+            jadd_random(fs, k, new_cookie, r);
+        }
+        break;
+    case 4:
+        if (flow) {
+            jremove_readd(fs, flow);
+        }
+        break;
+    case 5:
+        /* flowset_insert_copy() of a pool flow, replacing the flow with
+         * the same key if there is one. */
+        {
+            const struct np_flow *src = jfind(pool, k);
+            if (src) {
+                if (flow) {
+                    flowset_remove(fs, flow);
+                }
+                flowset_insert_copy(fs, src);
+            }
+        }
+        break;
+    default:
+        /* Add a new key and remove it again: no net change. */
+        if (!flow) {
+            jadd_random(fs, k, cookie, r);
+            flow = jfind(fs, k);
+            assert_non_null(flow);
+            flowset_remove(fs, flow);
+        }
+        break;
+    }
+}
+
+static int
+compare_strings(const void *a_, const void *b_)
+{
+    const char *const *a = a_;
+    const char *const *b = b_;
+    return strcmp(*a, *b);
+}
+
+/* Returns the changes as a sorted array of "TYPE flow" strings. */
+static char **
+changes_to_strings(const struct flowset_change *changes, size_t n)
+{
+    static const char *names[] = {
+        [FLOWSET_ADD] = "ADD",
+        [FLOWSET_MODIFY] = "MODIFY",
+        [FLOWSET_DELETE] = "DELETE",
+    };
+    char **strings = xmalloc(MAX(n, 1) * sizeof *strings);
+
+    for (size_t i = 0; i < n; i++) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        ds_put_format(&s, "%s ", names[changes[i].type]);
+        np_flow_format(changes[i].flow, &s);
+        strings[i] = ds_steal_cstr(&s);
+    }
+    qsort(strings, n, sizeof *strings, compare_strings);
+    return strings;
+}
+
+static void
+free_strings(char **strings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(strings[i]);
+    }
+    free(strings);
+}
+
+/* Checks that flowset_diff_journal() computes what flowset_diff() does, in
+ * the right order, and applies the changes to 'installed'. */
+static void
+check_diff_journal(struct flowset *desired, struct flowset *installed,
+                   uint64_t base, uint32_t seed, int step)
+{
+    struct flowset_change *full, *jc;
+    size_t n_full, n_jc;
+
+    flowset_diff(desired, installed, &full, &n_full);
+    if (!flowset_diff_journal(desired, installed, base, &jc, &n_jc)) {
+        fail_msg("seed %"PRIu32" step %d: flowset_diff_journal() gave up",
+                 seed, step);
+    }
+
+    char **sf = changes_to_strings(full, n_full);
+    char **sj = changes_to_strings(jc, n_jc);
+    for (size_t i = 0; i < MIN(n_full, n_jc); i++) {
+        if (strcmp(sf[i], sj[i])) {
+            fail_msg("seed %"PRIu32" step %d: change %"PRIuSIZE" differs:\n"
+                     "flowset_diff:         %s\n"
+                     "flowset_diff_journal: %s",
+                     seed, step, i, sf[i], sj[i]);
+        }
+    }
+    if (n_full != n_jc) {
+        fail_msg("seed %"PRIu32" step %d: %"PRIuSIZE" changes from "
+                 "flowset_diff(), %"PRIuSIZE" from flowset_diff_journal()",
+                 seed, step, n_full, n_jc);
+    }
+    free_strings(sf, n_full);
+    free_strings(sj, n_jc);
+
+    /* Deletions first. */
+    bool seen_add = false;
+    for (size_t i = 0; i < n_jc; i++) {
+        if (jc[i].type == FLOWSET_DELETE) {
+            assert_false(seen_add);
+        } else {
+            seen_add = true;
+        }
+    }
+
+    /* Apply the journal's changes to 'installed'. */
+    for (size_t i = 0; i < n_jc; i++) {
+        const struct np_flow *f = jc[i].flow;
+        struct np_flow *old = flowset_find_flow(installed, f);
+
+        switch (jc[i].type) {
+        case FLOWSET_DELETE:
+            assert_ptr_equal(old, f);
+            flowset_remove(installed, old);
+            break;
+        case FLOWSET_ADD:
+            assert_null(old);
+            flowset_insert_copy(installed, f);
+            break;
+        case FLOWSET_MODIFY:
+            assert_non_null(old);
+            assert_true(old->cookie == f->cookie);
+            flowset_remove(installed, old);
+            flowset_insert_copy(installed, f);
+            break;
+        default:
+            fail();
+        }
+    }
+    free(full);
+    free(jc);
+
+    assert_true(flowset_equal(installed, desired));
+    assert_true(flowset_equal(desired, installed));
+    char *si = format_set(installed);
+    char *sd = format_set(desired);
+    assert_string_equal(si, sd);
+    free(si);
+    free(sd);
+}
+
+static void
+test_diff_journal_random(void **state OVS_UNUSED)
+{
+    for (uint32_t round = 0; round < 200; round++) {
+        uint32_t seed = 0x9e3779b9u * (round + 1);
+        uint32_t r = seed ? seed : 1;
+        struct flowset desired, installed, pool;
+
+        flowset_init(&desired);
+        flowset_init(&installed);
+        flowset_init(&pool);
+
+        /* Flows to copy in: other cookies (3, 4) and actions than the
+         * ones desired gets from jadd_random(), often. */
+        for (unsigned int k = 0; k < JKEY_N_KEYS; k++) {
+            if (rnd(&r, 3)) {
+                jadd_random(&pool, k, 3 + rnd(&r, 2), &r);
+            }
+        }
+
+        int n_initial = rnd(&r, 25);
+        for (int i = 0; i < n_initial; i++) {
+            jadd_random(&desired, rnd(&r, JKEY_N_KEYS), 1 + rnd(&r, 2), &r);
+        }
+        flowset_clone(&installed, &desired);
+        flowset_journal_start(&desired);
+        uint64_t base = desired.version;
+
+        for (int step = 0; step < 6; step++) {
+            int n_mutations = rnd(&r, 13);
+            for (int i = 0; i < n_mutations; i++) {
+                jmutate(&desired, &pool, &r);
+            }
+            check_diff_journal(&desired, &installed, base, seed, step);
+
+            flowset_journal_reset(&desired);
+            base = desired.version;
+        }
+
+        flowset_destroy(&desired);
+        flowset_destroy(&installed);
+        flowset_destroy(&pool);
+    }
+}
+
+/* Adds a few flows to 'fs'. */
+static void
+jfill(struct flowset *fs, uint32_t seed)
+{
+    uint32_t r = seed;
+
+    for (unsigned int k = 0; k < 10; k++) {
+        jadd_random(fs, k, 1, &r);
+    }
+}
+
+/* Expects flowset_diff_journal() to give up, leaving its outputs alone. */
+static void
+expect_journal_unusable(const struct flowset *desired,
+                        const struct flowset *installed, uint64_t base)
+{
+    struct flowset_change sentinel, *changes = &sentinel;
+    size_t n = 12345;
+
+    assert_false(flowset_diff_journal(desired, installed, base,
+                                      &changes, &n));
+    assert_ptr_equal(changes, &sentinel);
+    assert_int_equal(n, 12345);
+}
+
+/* Expects flowset_diff_journal() to work and agree with flowset_diff(). */
+static void
+expect_journal_usable(const struct flowset *desired,
+                      const struct flowset *installed, uint64_t base)
+{
+    struct flowset_change *full, *jc;
+    size_t n_full, n_jc;
+
+    assert_true(flowset_diff_journal(desired, installed, base, &jc, &n_jc));
+    flowset_diff(desired, installed, &full, &n_full);
+    assert_int_equal(n_jc, n_full);
+    char **sf = changes_to_strings(full, n_full);
+    char **sj = changes_to_strings(jc, n_jc);
+    for (size_t i = 0; i < n_full; i++) {
+        assert_string_equal(sf[i], sj[i]);
+    }
+    free_strings(sf, n_full);
+    free_strings(sj, n_jc);
+    free(full);
+    free(jc);
+}
+
+static void
+test_diff_journal_unusable(void **state OVS_UNUSED)
+{
+    struct flowset desired, installed, other;
+    uint32_t r = 7;
+
+    flowset_init(&desired);
+    flowset_init(&installed);
+    flowset_init(&other);
+    jfill(&desired, 1);
+    jfill(&other, 2);
+
+    /* Not started. */
+    flowset_clone(&installed, &desired);
+    expect_journal_unusable(&desired, &installed, desired.version);
+    flowset_journal_reset(&desired);    /* Does not start it either. */
+    expect_journal_unusable(&desired, &installed, desired.version);
+
+    /* Started: usable, from its own base only. */
+    flowset_journal_start(&desired);
+    uint64_t base = desired.version;
+    expect_journal_usable(&desired, &installed, base);
+    jmutate(&desired, &other, &r);
+    jadd_random(&desired, 30, 1, &r);
+    expect_journal_usable(&desired, &installed, base);
+    expect_journal_unusable(&desired, &installed, base + 1);
+    expect_journal_unusable(&desired, &installed, base - 1);
+    expect_journal_unusable(&desired, &installed, desired.version);
+    expect_journal_unusable(&desired, &installed, 0);
+
+    /* flowset_clear() of an empty set loses nothing. */
+    flowset_clear(&other);
+    flowset_clear(&installed);
+    flowset_clear(&desired);            /* Not empty: lost. */
+    expect_journal_unusable(&desired, &installed, base);
+    flowset_journal_reset(&desired);
+    base = desired.version;
+    expect_journal_usable(&desired, &installed, base);
+    flowset_clear(&desired);            /* Empty: kept. */
+    jfill(&desired, 3);
+    expect_journal_usable(&desired, &installed, base);
+
+    /* flowset_swap() loses both sides' journals, even for an empty set. */
+    flowset_clone(&installed, &desired);
+    flowset_journal_reset(&desired);
+    base = desired.version;
+    jfill(&other, 4);
+    flowset_journal_start(&other);
+    uint64_t other_base = other.version;
+    flowset_swap(&desired, &other);
+    expect_journal_unusable(&desired, &installed, base);
+    expect_journal_unusable(&desired, &installed, desired.version);
+    expect_journal_unusable(&other, &installed, other_base);
+    expect_journal_unusable(&other, &installed, base);
+    flowset_journal_reset(&desired);
+    flowset_clone(&installed, &desired);
+    base = desired.version;
+    expect_journal_usable(&desired, &installed, base);
+    jmutate(&desired, &other, &r);
+    jadd_random(&desired, 31, 2, &r);
+    expect_journal_usable(&desired, &installed, base);
+
+    /* flowset_clone() into a journaled set loses its journal. */
+    flowset_clone(&desired, &other);
+    expect_journal_unusable(&desired, &installed, base);
+    flowset_journal_reset(&desired);
+    flowset_clone(&installed, &desired);
+    base = desired.version;
+    expect_journal_usable(&desired, &installed, base);
+
+    /* Cloning *from* a journaled set keeps its journal. */
+    jadd_random(&desired, 32, 1, &r);
+    flowset_clone(&other, &desired);
+    expect_journal_usable(&desired, &installed, base);
+
+    flowset_destroy(&desired);
+    flowset_destroy(&installed);
+    flowset_destroy(&other);
+}
+
 int
 main(void)
 {
@@ -603,6 +1087,8 @@ main(void)
         cmocka_unit_test(test_clone_equal_swap),
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_insert_remove),
+        cmocka_unit_test(test_diff_journal_random),
+        cmocka_unit_test(test_diff_journal_unusable),
         cmocka_unit_test(test_portmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
