@@ -1628,12 +1628,12 @@ npc_pstate_create(struct npol_compiler *c,
     return ps;
 }
 
-/* Makes 'out' hold 'new' instead of 'old', the flows that one part (the
- * base, the isolation flows, a policy) contributed before and now,
- * touching only the flows that differ. */
+/* Takes out of 'out' the flows of 'old' that are not in 'new': 'old' and
+ * 'new' are the flows that one part (the base, the isolation flows, a
+ * policy) contributed before and now. */
 static void
-npc_replace_part(struct npol_compiler *c, struct flowset *out,
-                 struct flowset *old, struct flowset *new)
+npc_part_remove(struct npol_compiler *c, struct flowset *out,
+                const struct flowset *old, const struct flowset *new)
 {
     struct np_flow *f;
 
@@ -1647,6 +1647,15 @@ npc_replace_part(struct npol_compiler *c, struct flowset *out,
             }
         }
     }
+}
+
+/* Puts into 'out' the flows of 'new' that are not in 'old'. */
+static void
+npc_part_add(struct npol_compiler *c, struct flowset *out,
+             const struct flowset *old, const struct flowset *new)
+{
+    struct np_flow *f;
+
     FLOWSET_FOR_EACH (f, new) {
         const struct np_flow *g = flowset_find_flow(old, f);
         if ((!g || !np_flow_equal(f, g)) && !flowset_find_flow(out, f)) {
@@ -1654,6 +1663,15 @@ npc_replace_part(struct npol_compiler *c, struct flowset *out,
             c->stats.n_flows_added++;
         }
     }
+}
+
+/* Makes 'out' hold the flows of 'new' instead of those of 'old'. */
+static void
+npc_replace_part(struct npol_compiler *c, struct flowset *out,
+                 const struct flowset *old, const struct flowset *new)
+{
+    npc_part_remove(c, out, old, new);
+    npc_part_add(c, out, old, new);
 }
 
 static int
@@ -1993,9 +2011,12 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         npc_assign_priorities(c);
     }
 
-    /* Compile them, in a fixed order. */
-    struct flowset old;
-    flowset_init(&old);
+    /* Compile them, in a fixed order.  All their old flows leave 'out'
+     * before any new one comes in: when priorities move, a policy's new
+     * flows may have the keys of another one's old flows. */
+    struct npc_pstate **dirty = xmalloc((c->n_sorted + 1) * sizeof *dirty);
+    struct flowset *olds = xmalloc((c->n_sorted + 1) * sizeof *olds);
+    size_t n_dirty = 0;
     for (size_t i = 0; i < c->n_sorted; i++) {
         struct npc_pstate *ps = c->sorted[i];
         if (!ps->dirty) {
@@ -2003,21 +2024,28 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         }
         const struct k8s_network_policy *np
             = kcache_find_policy(in->cache, ps->namespace, ps->name);
-        flowset_swap(&old, &ps->flows);
+        flowset_init(&olds[n_dirty]);
+        flowset_swap(&olds[n_dirty], &ps->flows);
         if (np) {
             npc_policy(&ctx, np, ps);
         } else {
             /* Cannot happen with a complete change log. */
-            flowset_clear(&ps->flows);
             svec_clear(&ps->problems);
             svec_clear(&ps->targets);
         }
-        npc_replace_part(c, out, &old, &ps->flows);
-        flowset_clear(&old);
         ps->dirty = false;
-        c->stats.n_recompiled++;
+        dirty[n_dirty++] = ps;
     }
-    flowset_destroy(&old);
+    for (size_t i = 0; i < n_dirty; i++) {
+        npc_part_remove(c, out, &olds[i], &dirty[i]->flows);
+    }
+    for (size_t i = 0; i < n_dirty; i++) {
+        npc_part_add(c, out, &olds[i], &dirty[i]->flows);
+        flowset_destroy(&olds[i]);
+    }
+    c->stats.n_recompiled = n_dirty;
+    free(olds);
+    free(dirty);
 
     if (locals_changed || set_changed || c->stats.n_recompiled) {
         npc_isolation(c, &ctx, out);
