@@ -32,6 +32,12 @@ tests_unit_test_k8s_parse_SOURCES = tests/unit/test-k8s-parse.c \
 tests_unit_test_k8s_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_k8s_parse_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test-k8s-cache
+tests_unit_test_k8s_cache_SOURCES = tests/unit/test-k8s-cache.c \
+	tests/common/np-rand.h
+tests_unit_test_k8s_cache_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_k8s_cache_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test-label-selector
 tests_unit_test_label_selector_SOURCES = tests/unit/test-label-selector.c
 tests_unit_test_label_selector_CFLAGS = $(UNIT_CFLAGS)
@@ -42,6 +48,12 @@ tests_unit_test_npol_features_SOURCES = tests/unit/test-npol-features.c \
 	tests/unit/npol-world.c tests/unit/npol-world.h
 tests_unit_test_npol_features_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_npol_features_LDADD = $(UNIT_LDADD)
+
+check_PROGRAMS += tests/unit/test-npol-incremental
+tests_unit_test_npol_incremental_SOURCES = \
+	tests/unit/test-npol-incremental.c tests/common/np-rand.h
+tests_unit_test_npol_incremental_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_npol_incremental_LDADD = $(UNIT_LDADD)
 
 # --- unit tests: CNI ---
 check_PROGRAMS += tests/unit/test-cni-config
