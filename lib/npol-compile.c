@@ -1226,6 +1226,23 @@ npc_rule(struct npc_ctx *ctx, const struct k8s_network_policy *np,
 
 /* What may make a policy's flows change. */
 
+/* Returns the 'k'th rule of 'np', ingress rules first, and sets '*ingress'
+ * to its direction; NULL past the last rule. */
+static const struct k8s_policy_rule *
+npc_nth_rule(const struct k8s_network_policy *np, size_t k, bool *ingress)
+{
+    if (k < np->n_ingress) {
+        *ingress = true;
+        return &np->ingress[k];
+    }
+    k -= np->n_ingress;
+    if (k < np->n_egress) {
+        *ingress = false;
+        return &np->egress[k];
+    }
+    return NULL;
+}
+
 /* True if 'peer' (not an ipBlock) of 'np' selects 'pod'. */
 static bool
 npc_peer_selects(const struct kcache *cache,
@@ -1257,29 +1274,25 @@ npc_policy_may_use_pod(const struct kcache *cache,
         && lsel_matches(&np->pod_selector, &pod->labels)) {
         return true;
     }
-    for (int ingress = 0; ingress < 2; ingress++) {
-        const struct k8s_policy_rule *rules = ingress ? np->ingress
-                                                      : np->egress;
-        size_t n_rules = ingress ? np->n_ingress : np->n_egress;
-        for (size_t i = 0; i < n_rules; i++) {
-            const struct k8s_policy_rule *rule = &rules[i];
-            bool named = (!ingress && rule->has_ports
-                          && npc_rule_has_named_ports(rule));
-            if (named && !rule->has_peers) {
-                return true;
-            }
-            for (size_t j = 0; rule->has_peers && j < rule->n_peers; j++) {
-                const struct k8s_policy_peer *peer = &rule->peers[j];
-                if (!peer->ip_block) {
-                    if (npc_peer_selects(cache, np, peer, pod)) {
-                        return true;
-                    }
-                    continue;
+    const struct k8s_policy_rule *rule;
+    bool ingress;
+    for (size_t k = 0; (rule = npc_nth_rule(np, k, &ingress)); k++) {
+        bool named = (!ingress && rule->has_ports
+                      && npc_rule_has_named_ports(rule));
+        if (named && !rule->has_peers) {
+            return true;
+        }
+        for (size_t j = 0; rule->has_peers && j < rule->n_peers; j++) {
+            const struct k8s_policy_peer *peer = &rule->peers[j];
+            if (!peer->ip_block) {
+                if (npc_peer_selects(cache, np, peer, pod)) {
+                    return true;
                 }
-                for (size_t k = 0; named && k < pod->n_ips; k++) {
-                    if (npc_peer_block_contains(peer, &pod->ips[k])) {
-                        return true;
-                    }
+                continue;
+            }
+            for (size_t i = 0; named && i < pod->n_ips; i++) {
+                if (npc_peer_block_contains(peer, &pod->ips[i])) {
+                    return true;
                 }
             }
         }
@@ -1328,19 +1341,15 @@ npc_policy_selection_differs(const struct kcache *cache,
             != lsel_matches(&np->pod_selector, &b->labels))) {
         return true;
     }
-    for (int ingress = 0; ingress < 2; ingress++) {
-        const struct k8s_policy_rule *rules = ingress ? np->ingress
-                                                      : np->egress;
-        size_t n_rules = ingress ? np->n_ingress : np->n_egress;
-        for (size_t i = 0; i < n_rules; i++) {
-            const struct k8s_policy_rule *rule = &rules[i];
-            for (size_t j = 0; j < rule->n_peers; j++) {
-                const struct k8s_policy_peer *peer = &rule->peers[j];
-                if (!peer->ip_block
-                    && (npc_peer_selects(cache, np, peer, a)
-                        != npc_peer_selects(cache, np, peer, b))) {
-                    return true;
-                }
+    const struct k8s_policy_rule *rule;
+    bool ingress;
+    for (size_t k = 0; (rule = npc_nth_rule(np, k, &ingress)); k++) {
+        for (size_t j = 0; j < rule->n_peers; j++) {
+            const struct k8s_policy_peer *peer = &rule->peers[j];
+            if (!peer->ip_block
+                && (npc_peer_selects(cache, np, peer, a)
+                    != npc_peer_selects(cache, np, peer, b))) {
+                return true;
             }
         }
     }
@@ -1352,18 +1361,14 @@ static bool
 npc_policy_may_use_namespace(const struct k8s_network_policy *np,
                              const struct smap *labels)
 {
-    for (int ingress = 0; ingress < 2; ingress++) {
-        const struct k8s_policy_rule *rules = ingress ? np->ingress
-                                                      : np->egress;
-        size_t n_rules = ingress ? np->n_ingress : np->n_egress;
-        for (size_t i = 0; i < n_rules; i++) {
-            const struct k8s_policy_rule *rule = &rules[i];
-            for (size_t j = 0; j < rule->n_peers; j++) {
-                const struct k8s_selector *sel
-                    = rule->peers[j].namespace_selector;
-                if (sel && lsel_matches(sel, labels)) {
-                    return true;
-                }
+    const struct k8s_policy_rule *rule;
+    bool ingress;
+    for (size_t k = 0; (rule = npc_nth_rule(np, k, &ingress)); k++) {
+        for (size_t j = 0; j < rule->n_peers; j++) {
+            const struct k8s_selector *sel
+                = rule->peers[j].namespace_selector;
+            if (sel && lsel_matches(sel, labels)) {
+                return true;
             }
         }
     }
