@@ -34,7 +34,7 @@ tests_unit_test_k8s_parse_LDADD = $(UNIT_LDADD)
 
 check_PROGRAMS += tests/unit/test-k8s-cache
 tests_unit_test_k8s_cache_SOURCES = tests/unit/test-k8s-cache.c \
-	tests/common/np-rand.h
+	tests/unit/npol-world.c tests/unit/npol-world.h tests/common/np-rand.h
 tests_unit_test_k8s_cache_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_k8s_cache_LDADD = $(UNIT_LDADD)
 
@@ -51,7 +51,8 @@ tests_unit_test_npol_features_LDADD = $(UNIT_LDADD)
 
 check_PROGRAMS += tests/unit/test-npol-incremental
 tests_unit_test_npol_incremental_SOURCES = \
-	tests/unit/test-npol-incremental.c tests/common/np-rand.h
+	tests/unit/test-npol-incremental.c tests/unit/npol-world.c \
+	tests/unit/npol-world.h tests/common/np-rand.h
 tests_unit_test_npol_incremental_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_npol_incremental_LDADD = $(UNIT_LDADD)
 

@@ -47,10 +47,10 @@ npol_world_teardown(void **state)
 }
 
 /* Decodes 'text', which must decode, and enters each of its objects into
- * the world's cache.  The errors of objects the cache rejects go into
- * 'errors' or, if it is NULL, fail the test. */
+ * 'cache'.  The errors of objects the cache rejects go into 'errors' or, if
+ * it is NULL, fail the test. */
 void
-npol_world_load_text(struct npol_world *w, const char *text,
+npol_cache_load_text(struct kcache *cache, const char *text,
                      struct svec *errors)
 {
     json_t *objects;
@@ -62,14 +62,22 @@ npol_world_load_text(struct npol_world *w, const char *text,
     size_t i;
     json_t *obj;
     json_array_foreach (objects, i, obj) {
-        error = kcache_upsert(w->cache, NULL, obj);
+        error = kcache_upsert(cache, NULL, obj);
         if (error && !errors) {
-            fail_msg("%s", error);
+            fail_msg("%s in:\n%s", error, text);
         } else if (error) {
             svec_add_nocopy(errors, error);
         }
     }
     json_decref(objects);
+}
+
+/* npol_cache_load_text() into the world's cache. */
+void
+npol_world_load_text(struct npol_world *w, const char *text,
+                     struct svec *errors)
+{
+    npol_cache_load_text(w->cache, text, errors);
 }
 
 /* Adds a local port for pod 'ns'/'name' (also the port's name) with

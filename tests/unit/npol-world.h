@@ -33,6 +33,8 @@ struct npol_world {
 int npol_world_setup(void **state);
 int npol_world_teardown(void **state);
 
+void npol_cache_load_text(struct kcache *, const char *text,
+                          struct svec *errors);
 void npol_world_load_text(struct npol_world *, const char *text,
                           struct svec *errors);
 void npol_world_add_port(struct npol_world *, const char *ns,

@@ -22,6 +22,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "smap.h"
 #include "tests/common/np-rand.h"
+#include "tests/unit/npol-world.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------------- */
@@ -36,20 +37,7 @@ load(struct kcache *cache, const char *format, ...)
     char *text = xvasprintf(format, args);
     va_end(args);
 
-    json_t *objects;
-    char *error = k8s_decode_text(text, strlen(text), &objects);
-    if (error) {
-        fail_msg("%s in:\n%s", error, text);
-    }
-    size_t i;
-    json_t *obj;
-    json_array_foreach (objects, i, obj) {
-        error = kcache_upsert(cache, NULL, obj);
-        if (error) {
-            fail_msg("%s", error);
-        }
-    }
-    json_decref(objects);
+    npol_cache_load_text(cache, text, NULL);
     free(text);
 }
 

@@ -30,6 +30,7 @@
 #include "lib/k8s-cache.h"
 #include "lib/k8s-parse.h"
 #include "lib/npol-compile.h"
+#include "tests/unit/npol-world.h"
 #include "lib/portmap.h"
 #include "netpol/pipeline.h"
 #include "tests/common/np-rand.h"
@@ -199,22 +200,9 @@ sim_log(struct sim *s, const char *format, ...)
 static void
 load_into(struct kcache *cache, const char *text, bool may_fail)
 {
-    json_t *objects;
-    char *error = k8s_decode_text(text, strlen(text), &objects);
-    if (error) {
-        fail_msg("%s in:\n%s", error, text);
-    }
-
-    size_t i;
-    json_t *obj;
-    json_array_foreach (objects, i, obj) {
-        error = kcache_upsert(cache, NULL, obj);
-        if (error && !may_fail) {
-            fail_msg("unexpected error: %s in:\n%s", error, text);
-        }
-        free(error);
-    }
-    json_decref(objects);
+    struct svec errors = SVEC_EMPTY_INITIALIZER;
+    npol_cache_load_text(cache, text, may_fail ? &errors : NULL);
+    svec_destroy(&errors);
 }
 
 static void
