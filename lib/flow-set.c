@@ -206,21 +206,10 @@ flowset_touch(struct flowset *fs)
     fs->version = __atomic_add_fetch(&next_version, 1, __ATOMIC_RELAXED);
 }
 
-/* True if 'a' is an unchanged copy of 'b' as it is now, or vice versa:
- * then they hold the same flows. */
-static bool
-flowset_same_version(const struct flowset *a, const struct flowset *b)
-{
-    return (a == b
-            || (a->cloned_version == a->version && a->clone_of == b->version)
-            || (b->cloned_version == b->version && b->clone_of == a->version));
-}
-
 void
 flowset_init(struct flowset *fs)
 {
     hmap_init(&fs->flows);
-    fs->clone_of = fs->cloned_version = 0;
     fs->journaling = fs->journal_lost = false;
     fs->journal_base = 0;
     hmap_init(&fs->journal);
@@ -262,12 +251,9 @@ flowset_swap(struct flowset *a, struct flowset *b)
     flowset_journal_lose(b);
 
     /* The versions describe the contents: they move with them. */
-    uint64_t tmp;
-    tmp = a->version, a->version = b->version, b->version = tmp;
-    tmp = a->clone_of, a->clone_of = b->clone_of, b->clone_of = tmp;
-    tmp = a->cloned_version;
-    a->cloned_version = b->cloned_version;
-    b->cloned_version = tmp;
+    uint64_t tmp = a->version;
+    a->version = b->version;
+    b->version = tmp;
 }
 
 /* Replaces the contents of 'dst' (which must be initialized) by a deep copy
@@ -285,8 +271,6 @@ flowset_clone(struct flowset *dst, const struct flowset *src)
         hmap_insert(&dst->flows, &copy->node, flow->node.hash);
     }
     flowset_touch(dst);
-    dst->clone_of = src->version;
-    dst->cloned_version = dst->version;
 }
 
 size_t
@@ -544,8 +528,6 @@ flowset_equal(const struct flowset *a, const struct flowset *b)
 
     if (flowset_count(a) != flowset_count(b)) {
         return false;
-    } else if (flowset_same_version(a, b)) {
-        return true;
     }
     FLOWSET_FOR_EACH (fa, a) {
         const struct np_flow *fb = flowset_find_same_key(b, fa);
@@ -669,12 +651,6 @@ flowset_diff(const struct flowset *desired, const struct flowset *installed,
         changes[n].flow = (FLOW);                                       \
         n++;                                                            \
     } while (0)
-
-    if (flowset_same_version(desired, installed)) {
-        *changesp = NULL;
-        *n_changesp = 0;
-        return;
-    }
 
     /* Deletions first: keys gone from 'desired', and keys whose cookie
      * changed (a MODIFY cannot change a cookie). */

@@ -46,17 +46,11 @@ struct np_flow {
 struct flowset {
     struct hmap flows;          /* Contains "struct np_flow"s. */
 
-    /* Change tracking, so that comparing a copy with its original need not
-     * look at every flow (the controller compares what the switch has with
-     * what it wants on every main loop iteration).  'version' takes a new
-     * value, unique among all flow sets, at every change through the
-     * functions below; flowset_clone() records in the copy the version of
-     * its source ('clone_of') and its own version just after copying
-     * ('cloned_version').  Flows in a set must be changed only through
-     * these functions. */
+    /* 'version' takes a new value, unique among all flow sets, at every
+     * change through the functions below, so that a user can tell whether
+     * a set changed since it last looked (ofsync: whether the switch has
+     * it).  Flows in a set must be changed only through these functions. */
     uint64_t version;
-    uint64_t clone_of;
-    uint64_t cloned_version;
 
     /* Journal (flowset_journal_start()): the keys of the flows added,
      * changed or removed since the set had version 'journal_base', so that
