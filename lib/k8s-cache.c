@@ -197,27 +197,62 @@ kcache_changes_clear(struct kcache *cache)
     cache->changes_since = cache->seqno;
 }
 
+static struct hmap *
+kcache_map__(struct kcache *cache, enum k8s_kind kind)
+{
+    switch (kind) {
+    case K8S_KIND_NAMESPACE:
+        return &cache->namespaces;
+    case K8S_KIND_POD:
+        return &cache->pods;
+    case K8S_KIND_NETWORK_POLICY:
+        return &cache->policies;
+    default:
+        OVS_NOT_REACHED();
+    }
+}
+
+/* The object of 'kind' whose hmap node in the cache is 'node'. */
+static void *
+kcache_object__(enum k8s_kind kind, struct hmap_node *node)
+{
+    switch (kind) {
+    case K8S_KIND_NAMESPACE:
+        return CONTAINER_OF(node, struct k8s_namespace, node);
+    case K8S_KIND_POD:
+        return CONTAINER_OF(node, struct k8s_pod, node);
+    case K8S_KIND_NETWORK_POLICY:
+        return CONTAINER_OF(node, struct k8s_network_policy, node);
+    default:
+        OVS_NOT_REACHED();
+    }
+}
+
+/* Frees every object of 'kind' in 'cache', leaving the namespace index
+ * alone.  Returns true if there was any. */
+static bool
+kcache_free_kind__(struct kcache *cache, enum k8s_kind kind)
+{
+    struct hmap *map = kcache_map__(cache, kind);
+    bool any = !hmap_is_empty(map);
+    struct hmap_node *node;
+
+    while ((node = hmap_first(map)) != NULL) {
+        hmap_remove(map, node);
+        kcache_free_object__(kind, kcache_object__(kind, node));
+    }
+    return any;
+}
+
 static bool
 kcache_clear__(struct kcache *cache)
 {
-    struct k8s_namespace *ns;
-    struct k8s_pod *pod;
-    struct k8s_network_policy *policy;
     bool changed = false;
 
     kcache_clear_index__(cache);
-    HMAP_FOR_EACH_POP (ns, node, &cache->namespaces) {
-        kcache_free_object__(K8S_KIND_NAMESPACE, ns);
-        changed = true;
-    }
-    HMAP_FOR_EACH_POP (pod, node, &cache->pods) {
-        kcache_free_object__(K8S_KIND_POD, pod);
-        changed = true;
-    }
-    HMAP_FOR_EACH_POP (policy, node, &cache->policies) {
-        kcache_free_object__(K8S_KIND_NETWORK_POLICY, policy);
-        changed = true;
-    }
+    changed |= kcache_free_kind__(cache, K8S_KIND_NAMESPACE);
+    changed |= kcache_free_kind__(cache, K8S_KIND_POD);
+    changed |= kcache_free_kind__(cache, K8S_KIND_NETWORK_POLICY);
     return changed;
 }
 
@@ -465,20 +500,6 @@ kcache_remove(struct kcache *cache, enum k8s_kind kind,
     }
 }
 
-static struct hmap *
-kcache_map__(struct kcache *cache, enum k8s_kind kind)
-{
-    switch (kind) {
-    case K8S_KIND_NAMESPACE:
-        return &cache->namespaces;
-    case K8S_KIND_POD:
-        return &cache->pods;
-    case K8S_KIND_NETWORK_POLICY:
-        return &cache->policies;
-    default:
-        OVS_NOT_REACHED();
-    }
-}
 
 size_t
 kcache_count(const struct kcache *cache, enum k8s_kind kind)
@@ -499,17 +520,7 @@ kcache_replace_kind(struct kcache *cache, enum k8s_kind kind,
         kcache_clear_index__(cache);
         kcache_clear_index__(staging);
     }
-    struct hmap_node *node;
-    while ((node = hmap_first(dst)) != NULL) {
-        hmap_remove(dst, node);
-        void *obj = (kind == K8S_KIND_NAMESPACE
-                     ? (void *) CONTAINER_OF(node, struct k8s_namespace, node)
-                     : kind == K8S_KIND_POD
-                     ? (void *) CONTAINER_OF(node, struct k8s_pod, node)
-                     : (void *) CONTAINER_OF(node, struct k8s_network_policy,
-                                             node));
-        kcache_free_object__(kind, obj);
-    }
+    kcache_free_kind__(cache, kind);
     hmap_swap(dst, src);
     if (kind == K8S_KIND_POD) {
         struct k8s_pod *pod;
