@@ -19,7 +19,8 @@
  *
  * Then it measures the incremental compiler (npol_compiler_run()) on
  * single-object changes made through the cache: remote pod relabel, local
- * pod relabel, policy delete and re-add (CPU per change: median and max,
+ * pod relabel, policy delete and re-add, remote pod delete and re-add
+ * (CPU per change: median and max,
  * and policies recompiled), and checks that the result still equals a full
  * compile of the same objects (exit status 1 if not). */
 
@@ -210,6 +211,7 @@ incremental(struct kcache *cache, json_t *objects, struct npol_input *in)
     struct inc_kind kinds[] = {
         { .name = "pod-relabel" }, { .name = "local-relabel" },
         { .name = "np-delete" }, { .name = "np-add" },
+        { .name = "pod-delete" }, { .name = "pod-add" },
     };
     struct npol_compiler *c = npol_compiler_create();
     struct flowset fs, full;
@@ -264,6 +266,18 @@ incremental(struct kcache *cache, json_t *objects, struct npol_input *in)
             ovs_fatal(0, "%s", error);
         }
         inc_run(c, in, &fs, cache, &kinds[3]);
+    }
+    for (size_t i = 0; i < n_remote; i++) {
+        const json_t *md = json_object_get(remote[i], "metadata");
+        kcache_remove(cache, K8S_KIND_POD,
+                      json_string_value(json_object_get(md, "namespace")),
+                      json_string_value(json_object_get(md, "name")));
+        inc_run(c, in, &fs, cache, &kinds[4]);
+        char *error = kcache_upsert(cache, NULL, remote[i]);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+        inc_run(c, in, &fs, cache, &kinds[5]);
     }
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
         inc_print(&kinds[i]);
