@@ -428,8 +428,10 @@ npc_add_target_allow(struct npc_ctx *ctx, enum np_table table,
 
 /* Stable identities. */
 
+/* The hash of a namespaced object's name (pods in cookies, policies and
+ * local pods in the compiler's maps). */
 static uint32_t
-npc_hash_pod(const char *namespace, const char *name)
+npc_hash_name(const char *namespace, const char *name)
 {
     return hash_string(name, hash_string(namespace, 0));
 }
@@ -729,8 +731,8 @@ npc_local_pod(struct npc_ctx *ctx, const struct npc_local *l)
 {
     const struct portmap_entry *port = l->port;
     const struct k8s_pod *pod = l->pod;
-    const uint64_t cookie = np_cookie(NP_COOKIE_POD,
-                                      npc_hash_pod(pod->namespace, pod->name));
+    const uint32_t pod_hash = npc_hash_name(pod->namespace, pod->name);
+    const uint64_t cookie = np_cookie(NP_COOKIE_POD, pod_hash);
     struct ofpbuf *a;
     struct match m;
 
@@ -1402,8 +1404,8 @@ static void
 npc_isolate(struct npc_ctx *ctx, const struct npc_local *l, bool ingress)
 {
     const struct k8s_pod *pod = l->pod;
-    const uint64_t cookie = np_cookie(NP_COOKIE_ISOLATION,
-                                      npc_hash_pod(pod->namespace, pod->name));
+    const uint32_t pod_hash = npc_hash_name(pod->namespace, pod->name);
+    const uint64_t cookie = np_cookie(NP_COOKIE_ISOLATION, pod_hash);
     struct match m;
 
     if (ingress) {
@@ -1434,6 +1436,7 @@ struct npc_pstate {
     char *namespace;
     char *name;
     char *uid;
+    uint32_t uid_hash;          /* hash_string(uid, 0). */
     uint16_t priority;          /* 0 if none could be given. */
     bool dirty;                 /* Must be compiled again. */
 
@@ -1499,6 +1502,109 @@ npc_policy(struct npc_ctx *ctx, const struct k8s_network_policy *np,
 
 /* The incremental compiler. */
 
+/* What the flows of one local pod were last compiled from: its port's
+ * number and MAC and the pod's addresses. */
+struct npc_local_rec {
+    struct hmap_node node;      /* In npol_compiler's 'locals', by
+                                 * namespace/name (unique in a portmap). */
+    char *namespace;
+    char *name;
+    ofp_port_t ofport;
+    struct eth_addr mac;
+    struct in6_addr *ips;
+    size_t n_ips;
+    bool seen;
+};
+
+static void
+npc_local_rec_destroy(struct hmap *locals, struct npc_local_rec *r)
+{
+    hmap_remove(locals, &r->node);
+    free(r->namespace);
+    free(r->name);
+    free(r->ips);
+    free(r);
+}
+
+static void
+npc_locals_clear(struct hmap *locals)
+{
+    struct npc_local_rec *r;
+
+    HMAP_FOR_EACH_SAFE (r, node, locals) {
+        npc_local_rec_destroy(locals, r);
+    }
+}
+
+static bool
+npc_local_rec_matches(const struct npc_local_rec *r, const struct npc_local *l)
+{
+    if (r->ofport != l->port->ofport || !eth_addr_equals(r->mac, l->port->mac)
+        || r->n_ips != l->pod->n_ips) {
+        return false;
+    }
+    for (size_t i = 0; i < r->n_ips; i++) {
+        if (!ipv6_addr_equals(&r->ips[i], &l->pod->ips[i].addr)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Brings 'locals' up to date with the local pods 'ls' and adds to 'keys'
+ * the "namespace/name" of each pod whose own flows may differ: a port that
+ * came, went or changed, or a pod on it with other addresses.  (Comparing
+ * fields, not formatted text: this runs at every compilation.) */
+static void
+npc_update_locals(struct hmap *locals, const struct npc_local *ls, size_t n,
+                  struct sset *keys)
+{
+    struct npc_local_rec *r;
+
+    HMAP_FOR_EACH (r, node, locals) {
+        r->seen = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct npc_local *l = &ls[i];
+        const struct k8s_pod *pod = l->pod;
+        uint32_t hash = npc_hash_name(pod->namespace, pod->name);
+        bool found = false;
+
+        HMAP_FOR_EACH_WITH_HASH (r, node, hash, locals) {
+            if (!strcmp(r->name, pod->name)
+                && !strcmp(r->namespace, pod->namespace)) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            r = xzalloc(sizeof *r);
+            r->namespace = xstrdup(pod->namespace);
+            r->name = xstrdup(pod->name);
+            hmap_insert(locals, &r->node, hash);
+        } else if (npc_local_rec_matches(r, l)) {
+            r->seen = true;
+            continue;
+        }
+        r->ofport = l->port->ofport;
+        r->mac = l->port->mac;
+        r->n_ips = pod->n_ips;
+        free(r->ips);
+        r->ips = xmalloc((r->n_ips + 1) * sizeof *r->ips);
+        for (size_t j = 0; j < r->n_ips; j++) {
+            r->ips[j] = pod->ips[j].addr;
+        }
+        r->seen = true;
+        sset_add_and_free(keys, npc_pod_key(r->namespace, r->name));
+    }
+    HMAP_FOR_EACH_SAFE (r, node, locals) {
+        if (!r->seen) {
+            sset_add_and_free(keys, npc_pod_key(r->namespace, r->name));
+            npc_local_rec_destroy(locals, r);
+        }
+    }
+}
+
 struct npol_compiler {
     /* What the state below was computed for; see npc_must_start_over(). */
     bool valid;
@@ -1509,7 +1615,7 @@ struct npol_compiler {
     char *settings;
 
     /* Fixed pipeline, gateway and local pods. */
-    struct sset locals;         /* One line per local pod port. */
+    struct hmap locals;         /* struct npc_local_rec. */
     struct flowset base;
     struct svec base_problems;
 
@@ -1519,8 +1625,8 @@ struct npol_compiler {
 
     /* Policies. */
     struct hmap policies;       /* struct npc_pstate. */
-    struct npc_pstate **sorted; /* By uid, namespace, name. */
-    size_t n_sorted;
+    struct npc_pstate **sorted; /* All of them by uid, namespace, name. */
+    size_t n_sorted, allocated_sorted;
 
     struct npol_compiler_stats stats;
 };
@@ -1530,7 +1636,7 @@ npol_compiler_create(void)
 {
     struct npol_compiler *c = xzalloc(sizeof *c);
 
-    sset_init(&c->locals);
+    hmap_init(&c->locals);
     flowset_init(&c->base);
     svec_init(&c->base_problems);
     flowset_init(&c->isolation);
@@ -1540,9 +1646,8 @@ npol_compiler_create(void)
 }
 
 static void
-npc_pstate_destroy(struct npol_compiler *c, struct npc_pstate *ps)
+npc_pstate_free(struct npc_pstate *ps)
 {
-    hmap_remove(&c->policies, &ps->node);
     flowset_destroy(&ps->flows);
     svec_destroy(&ps->problems);
     svec_destroy(&ps->targets);
@@ -1556,13 +1661,13 @@ static void
 npc_reset(struct npol_compiler *c)
 {
     struct npc_pstate *ps;
-    HMAP_FOR_EACH_SAFE (ps, node, &c->policies) {
-        npc_pstate_destroy(c, ps);
+    HMAP_FOR_EACH_POP (ps, node, &c->policies) {
+        npc_pstate_free(ps);
     }
     free(c->sorted);
     c->sorted = NULL;
-    c->n_sorted = 0;
-    sset_clear(&c->locals);
+    c->n_sorted = c->allocated_sorted = 0;
+    npc_locals_clear(&c->locals);
     flowset_clear(&c->base);
     svec_clear(&c->base_problems);
     flowset_clear(&c->isolation);
@@ -1577,7 +1682,7 @@ npol_compiler_destroy(struct npol_compiler *c)
 {
     if (c) {
         npc_reset(c);
-        sset_destroy(&c->locals);
+        hmap_destroy(&c->locals);
         flowset_destroy(&c->base);
         svec_destroy(&c->base_problems);
         flowset_destroy(&c->isolation);
@@ -1594,25 +1699,104 @@ npol_compiler_get_stats(const struct npol_compiler *c,
     *stats = c->stats;
 }
 
-static uint32_t
-npc_pstate_hash(const char *namespace, const char *name)
-{
-    return hash_string(name, hash_string(namespace, 0));
-}
-
 static struct npc_pstate *
 npc_pstate_find(const struct npol_compiler *c, const char *namespace,
                 const char *name)
 {
     struct npc_pstate *ps;
 
-    HMAP_FOR_EACH_WITH_HASH (ps, node, npc_pstate_hash(namespace, name),
+    HMAP_FOR_EACH_WITH_HASH (ps, node, npc_hash_name(namespace, name),
                              &c->policies) {
         if (!strcmp(ps->namespace, namespace) && !strcmp(ps->name, name)) {
             return ps;
         }
     }
     return NULL;
+}
+
+static int
+npc_pstate_cmp(const struct npc_pstate *a, const struct npc_pstate *b)
+{
+    int cmp = strcmp(a->uid, b->uid);
+    if (!cmp) {
+        cmp = strcmp(a->namespace, b->namespace);
+    }
+    return cmp ? cmp : strcmp(a->name, b->name);
+}
+
+static int
+npc_pstate_qsort_cmp(const void *a, const void *b)
+{
+    return npc_pstate_cmp(*(struct npc_pstate *const *) a,
+                          *(struct npc_pstate *const *) b);
+}
+
+/* The index in 'c->sorted' where 'ps' is or would go. */
+static size_t
+npc_sorted_find(const struct npol_compiler *c, const struct npc_pstate *ps)
+{
+    size_t lo = 0, hi = c->n_sorted;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (npc_pstate_cmp(c->sorted[mid], ps) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* 'c->sorted' is kept in order as policies come and go, so that giving
+ * priorities after a change does not sort them all again. */
+static void
+npc_sorted_insert(struct npol_compiler *c, struct npc_pstate *ps)
+{
+    size_t i = npc_sorted_find(c, ps);
+
+    if (c->n_sorted >= c->allocated_sorted) {
+        c->sorted = x2nrealloc(c->sorted, &c->allocated_sorted,
+                               sizeof *c->sorted);
+    }
+    memmove(&c->sorted[i + 1], &c->sorted[i],
+            (c->n_sorted - i) * sizeof *c->sorted);
+    c->sorted[i] = ps;
+    c->n_sorted++;
+}
+
+static void
+npc_sorted_remove(struct npol_compiler *c, struct npc_pstate *ps)
+{
+    size_t i = npc_sorted_find(c, ps);
+
+    ovs_assert(i < c->n_sorted && c->sorted[i] == ps);
+    memmove(&c->sorted[i], &c->sorted[i + 1],
+            (c->n_sorted - i - 1) * sizeof *c->sorted);
+    c->n_sorted--;
+}
+
+/* Puts every policy state into 'c->sorted' at once. */
+static void
+npc_sorted_rebuild(struct npol_compiler *c)
+{
+    struct npc_pstate *ps;
+
+    c->n_sorted = 0;
+    c->allocated_sorted = hmap_count(&c->policies) + 1;
+    c->sorted = xrealloc(c->sorted, c->allocated_sorted * sizeof *c->sorted);
+    HMAP_FOR_EACH (ps, node, &c->policies) {
+        c->sorted[c->n_sorted++] = ps;
+    }
+    qsort(c->sorted, c->n_sorted, sizeof *c->sorted, npc_pstate_qsort_cmp);
+}
+
+static void
+npc_pstate_set_uid(struct npc_pstate *ps, const char *uid)
+{
+    free(ps->uid);
+    ps->uid = xstrdup(uid);
+    ps->uid_hash = hash_string(uid, 0);
 }
 
 static struct npc_pstate *
@@ -1623,14 +1807,22 @@ npc_pstate_create(struct npol_compiler *c,
 
     ps->namespace = xstrdup(np->namespace);
     ps->name = xstrdup(np->name);
-    ps->uid = xstrdup(np->uid);
+    npc_pstate_set_uid(ps, np->uid);
     ps->dirty = true;
     flowset_init(&ps->flows);
     svec_init(&ps->problems);
     svec_init(&ps->targets);
     hmap_insert(&c->policies, &ps->node,
-                npc_pstate_hash(np->namespace, np->name));
+                npc_hash_name(np->namespace, np->name));
     return ps;
+}
+
+static void
+npc_pstate_destroy(struct npol_compiler *c, struct npc_pstate *ps)
+{
+    npc_sorted_remove(c, ps);
+    hmap_remove(&c->policies, &ps->node);
+    npc_pstate_free(ps);
 }
 
 /* Takes out of 'out' the flows of 'old' that are not in 'new': 'old' and
@@ -1679,18 +1871,6 @@ npc_replace_part(struct npol_compiler *c, struct flowset *out,
     npc_part_add(c, out, old, new);
 }
 
-static int
-npc_pstate_cmp(const void *a_, const void *b_)
-{
-    const struct npc_pstate *const *a = a_;
-    const struct npc_pstate *const *b = b_;
-    int cmp = strcmp((*a)->uid, (*b)->uid);
-    if (!cmp) {
-        cmp = strcmp((*a)->namespace, (*b)->namespace);
-    }
-    return cmp ? cmp : strcmp((*a)->name, (*b)->name);
-}
-
 /* Gives every policy its priority: the hash of its uid in the policy
  * range, probing upward in uid order, so that the result depends only on
  * the set of policies and not on the order they arrived in.  A policy
@@ -1700,21 +1880,11 @@ npc_assign_priorities(struct npol_compiler *c)
 {
     const uint32_t range = NP_PRI_POLICY_MAX - NP_PRI_POLICY_MIN + 1;
     unsigned long *used = bitmap_allocate(range);
-    struct npc_pstate *ps;
-    size_t n = 0;
 
-    c->sorted = xrealloc(c->sorted, (hmap_count(&c->policies) + 1)
-                                    * sizeof *c->sorted);
-    HMAP_FOR_EACH (ps, node, &c->policies) {
-        c->sorted[n++] = ps;
-    }
-    c->n_sorted = n;
-    qsort(c->sorted, n, sizeof *c->sorted, npc_pstate_cmp);
-
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < c->n_sorted; i++) {
         uint16_t priority = 0;
         if (i < range) {
-            uint32_t slot = hash_string(c->sorted[i]->uid, 0) % range;
+            uint32_t slot = c->sorted[i]->uid_hash % range;
             while (bitmap_is_set(used, slot)) {
                 slot = (slot + 1) % range;
             }
@@ -1746,41 +1916,6 @@ npc_format_settings(const struct npol_input *in)
     return ds_steal_cstr(&s);
 }
 
-/* One line per local pod with everything its own flows depend on. */
-static void
-npc_format_locals(const struct npc_local *locals, size_t n,
-                  struct sset *lines)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct npc_local *l = &locals[i];
-        struct ds s = DS_EMPTY_INITIALIZER;
-
-        ds_put_format(&s, "%s/%s %s %"PRIu32" "ETH_ADDR_FMT,
-                      l->pod->namespace, l->pod->name, l->port->iface_name,
-                      ofp_to_u16(l->port->ofport), ETH_ADDR_ARGS(l->port->mac));
-        for (size_t j = 0; j < l->pod->n_ips; j++) {
-            ds_put_char(&s, ' ');
-            ipv6_format_mapped(&l->pod->ips[j].addr, &s);
-        }
-        sset_add_and_free(lines, ds_steal_cstr(&s));
-    }
-}
-
-/* Adds to 'keys' the "namespace/name" of every line in 'a' but not in
- * 'b'. */
-static void
-npc_locals_minus(const struct sset *a, const struct sset *b,
-                 struct sset *keys)
-{
-    const char *line;
-
-    SSET_FOR_EACH (line, a) {
-        if (!sset_contains(b, line)) {
-            sset_add_and_free(keys, xmemdup0(line, strcspn(line, " ")));
-        }
-    }
-}
-
 static bool
 npc_must_start_over(const struct npol_compiler *c,
                     const struct npol_input *in, const struct flowset *out,
@@ -1797,10 +1932,12 @@ npc_must_start_over(const struct npol_compiler *c,
 /* Marks dirty each policy that the change log or the changed local pods
  * ('changed_locals', "namespace/name") may concern, creates and removes
  * policy states to match the cache, and returns true if the set of
- * policies (or a uid) changed. */
+ * policies (or a uid) changed.  Sets '*targets_changed' if a policy that
+ * selected local pods went away. */
 static bool
 npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
-               const struct sset *changed_locals, struct flowset *out)
+               const struct sset *changed_locals, struct flowset *out,
+               bool *targets_changed)
 {
     struct npc_pod_change {
         const struct k8s_pod *old, *now;
@@ -1821,18 +1958,20 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
             if (np && ps) {
                 ps->dirty = true;
                 if (strcmp(ps->uid, np->uid)) {
-                    free(ps->uid);
-                    ps->uid = xstrdup(np->uid);
+                    npc_sorted_remove(c, ps);
+                    npc_pstate_set_uid(ps, np->uid);
+                    npc_sorted_insert(c, ps);
                     set_changed = true;
                 }
             } else if (np) {
-                npc_pstate_create(c, np);
+                npc_sorted_insert(c, npc_pstate_create(c, np));
                 set_changed = true;
             } else if (ps) {
                 struct flowset empty;
                 flowset_init(&empty);
                 npc_replace_part(c, out, &ps->flows, &empty);
                 flowset_destroy(&empty);
+                *targets_changed |= ps->targets.n > 0;
                 npc_pstate_destroy(c, ps);
                 set_changed = true;
             }
@@ -1859,11 +1998,6 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
             }
         }
     }
-    if (set_changed) {
-        /* Removed states must not stay in 'sorted'. */
-        c->n_sorted = 0;
-    }
-
     /* A changed local port matters like a changed pod. */
     const char *key;
     SSET_FOR_EACH (key, changed_locals) {
@@ -1976,11 +2110,8 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
     npc_find_locals(&ctx);
 
     /* The fixed pipeline and the local pods' own flows. */
-    struct sset locals = SSET_INITIALIZER(&locals);
     struct sset changed_locals = SSET_INITIALIZER(&changed_locals);
-    npc_format_locals(ctx.locals, ctx.n_locals, &locals);
-    npc_locals_minus(&locals, &c->locals, &changed_locals);
-    npc_locals_minus(&c->locals, &locals, &changed_locals);
+    npc_update_locals(&c->locals, ctx.locals, ctx.n_locals, &changed_locals);
     bool locals_changed = c->stats.full || !sset_is_empty(&changed_locals);
     if (locals_changed) {
         struct flowset base;
@@ -1997,19 +2128,20 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         flowset_swap(&c->base, &base);
         flowset_destroy(&base);
     }
-    sset_swap(&c->locals, &locals);
-    sset_destroy(&locals);
 
     /* Which policies to compile. */
     bool set_changed;
+    bool targets_changed = false;
     if (c->stats.full) {
         const struct k8s_network_policy *np;
         KCACHE_FOR_EACH_POLICY (np, in->cache) {
             npc_pstate_create(c, np);
         }
+        npc_sorted_rebuild(c);
         set_changed = true;
     } else {
-        set_changed = npc_mark_dirty(c, in->cache, &changed_locals, out);
+        set_changed = npc_mark_dirty(c, in->cache, &changed_locals, out,
+                                     &targets_changed);
     }
     sset_destroy(&changed_locals);
     if (set_changed) {
@@ -2029,6 +2161,10 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         }
         const struct k8s_network_policy *np
             = kcache_find_policy(in->cache, ps->namespace, ps->name);
+        struct svec old_targets = SVEC_EMPTY_INITIALIZER;
+        bool old_ingress = ps->isolates_ingress;
+        bool old_egress = ps->isolates_egress;
+        svec_swap(&old_targets, &ps->targets);
         flowset_init(&olds[n_dirty]);
         flowset_swap(&olds[n_dirty], &ps->flows);
         if (np) {
@@ -2036,8 +2172,11 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         } else {
             /* Cannot happen with a complete change log. */
             svec_clear(&ps->problems);
-            svec_clear(&ps->targets);
         }
+        targets_changed |= (!svec_equal(&old_targets, &ps->targets)
+                            || old_ingress != ps->isolates_ingress
+                            || old_egress != ps->isolates_egress);
+        svec_destroy(&old_targets);
         ps->dirty = false;
         dirty[n_dirty++] = ps;
     }
@@ -2052,7 +2191,9 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
     free(olds);
     free(dirty);
 
-    if (locals_changed || set_changed || c->stats.n_recompiled) {
+    /* The isolation flows depend on the local pods' ports and addresses
+     * and on which of them each policy selects. */
+    if (locals_changed || targets_changed) {
         npc_isolation(c, &ctx, out);
     }
 

@@ -93,6 +93,7 @@ struct m_pod {
     /* The pod's OVS port, which may exist without the pod. */
     bool has_port;
     int ofport;
+    int iface;                  /* Its name is "veth<iface>". */
     struct eth_addr mac;
 };
 
@@ -340,10 +341,11 @@ sim_port_add(struct sim *s, int i)
     struct m_pod *p = &s->pods[i];
     p->has_port = true;
     p->ofport = s->next_ofport++;
+    p->iface = p->ofport;
     p->mac = random_mac();
     s->ports_changed = true;
-    sim_log(s, "port ns%d/p%d: ofport %d mac "ETH_ADDR_FMT, i % N_NS, i,
-            p->ofport, ETH_ADDR_ARGS(p->mac));
+    sim_log(s, "port ns%d/p%d: veth%d ofport %d mac "ETH_ADDR_FMT,
+            i % N_NS, i, p->iface, p->ofport, ETH_ADDR_ARGS(p->mac));
 }
 
 /* A new pod in slot 'i' (replacing any pod of that name). */
@@ -384,7 +386,7 @@ sim_sync_ports(struct sim *s)
             char ns[16], name[16], iface[32];
             snprintf(ns, sizeof ns, "ns%d", i % N_NS);
             snprintf(name, sizeof name, "p%d", i);
-            snprintf(iface, sizeof iface, "veth%d", p->ofport);
+            snprintf(iface, sizeof iface, "veth%d", p->iface);
             portmap_add(&fresh, ns, name, iface, NULL,
                         u16_to_ofp(p->ofport), p->mac, NULL);
         }
@@ -856,14 +858,22 @@ sim_random_op(struct sim *s)
     case OP_PORT_CHANGE:
         i = pick_pod(s, PICK_PORT);
         if (i >= 0) {
-            if (rnd(2)) {
+            /* One at a time: a restarted ovs-vswitchd may give a port
+             * another number under the same name. */
+            switch (rnd(3)) {
+            case 0:
                 s->pods[i].ofport = s->next_ofport++;
-            } else {
+                break;
+            case 1:
                 s->pods[i].mac = random_mac();
+                break;
+            default:
+                s->pods[i].iface = s->next_ofport++;
+                break;
             }
             s->ports_changed = true;
-            sim_log(s, "port ns%d/p%d: now ofport %d mac "ETH_ADDR_FMT,
-                    i % N_NS, i, s->pods[i].ofport,
+            sim_log(s, "port ns%d/p%d: now veth%d ofport %d mac "ETH_ADDR_FMT,
+                    i % N_NS, i, s->pods[i].iface, s->pods[i].ofport,
                     ETH_ADDR_ARGS(s->pods[i].mac));
         }
         break;
@@ -1726,7 +1736,7 @@ test_catches_missed_changes(void **state OVS_UNUSED)
         { "namespace", 1u << K8S_KIND_NAMESPACE },
         { "policy", 1u << K8S_KIND_NETWORK_POLICY },
     };
-    enum { N_SEEDS = 10, N_STEPS = 60 };
+    enum { N_SEEDS = 10, N_STEPS = 120 };
     int clean[N_SEEDS];
     struct totals t;
 
