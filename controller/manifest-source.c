@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,8 +363,72 @@ manifest_file_take_new(struct manifest_source *ms, struct manifest_file *f)
     manifest_file_index(ms, f);
 }
 
-/* Reads the directory; returns true if any file was added, changed or
- * removed.  New contents are only read here, not decoded. */
+/* Forgets the file of 'node', which is gone from the directory. */
+static void
+manifest_file_remove(struct manifest_source *ms, struct shash_node *node)
+{
+    VLOG_INFO("%s/%s: removed", ms->dir, node->name);
+    manifest_file_unindex(ms, node->data);
+    manifest_file_destroy(node->data);
+    shash_delete(&ms->files, node);
+}
+
+/* Brings what we know of the file 'name' of the directory up to date:
+ * stats it and, if it is new or its stat changed since it was last read,
+ * reads its new contents (decoded later, by manifest_rebuild()); if it is
+ * no longer there as a regular file, forgets it.  Returns true if the file
+ * was added, changed or removed. */
+static bool
+manifest_file_refresh(struct manifest_source *ms, const char *name)
+{
+    struct shash_node *node = shash_find(&ms->files, name);
+    struct manifest_file *f = node ? node->data : NULL;
+    char *path = xasprintf("%s/%s", ms->dir, name);
+    struct stat st;
+
+    if (stat(path, &st) || !S_ISREG(st.st_mode)) {
+        free(path);
+        if (node) {
+            manifest_file_remove(ms, node);
+            return true;
+        }
+        return false;
+    }
+    if (f && manifest_stat_equal(&f->st, &st)) {
+        free(path);
+        return false;
+    }
+    if (!f) {
+        f = xzalloc(sizeof *f);
+        f->name = xstrdup(name);
+        svec_init(&f->keys);
+        shash_init(&f->by_key);
+        shash_add(&ms->files, name, f);
+    }
+    f->st = st;
+
+    char *text;
+    size_t len;
+    char *error = manifest_read(path, &st, &text, &len);
+    free(f->new_text);
+    f->new_text = NULL;
+    f->has_new = false;
+    if (error) {
+        VLOG_ERR("%s: %s%s", path, error,
+                 f->text ? "; keeping its previous contents" : "");
+        free(f->error);
+        f->error = error;
+    } else {
+        f->new_text = text;
+        f->new_len = len;
+        f->has_new = true;
+    }
+    free(path);
+    return true;
+}
+
+/* Reads the whole directory; returns true if any file was added, changed
+ * or removed.  New contents are only read here, not decoded. */
 static bool
 manifest_scan(struct manifest_source *ms)
 {
@@ -384,67 +449,40 @@ manifest_scan(struct manifest_source *ms)
         ms->dir_error = NULL;
     }
 
-    struct shash seen = SHASH_INITIALIZER(&seen);
+    struct sset seen = SSET_INITIALIZER(&seen);
     bool changed = false;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (!manifest_is_candidate(de->d_name)) {
-            continue;
+        if (manifest_is_candidate(de->d_name)) {
+            changed |= manifest_file_refresh(ms, de->d_name);
+            sset_add(&seen, de->d_name);
         }
-        char *path = xasprintf("%s/%s", ms->dir, de->d_name);
-        struct stat st;
-        if (stat(path, &st) || !S_ISREG(st.st_mode)) {
-            free(path);
-            continue;
-        }
-        shash_add_once(&seen, de->d_name, NULL);
-
-        struct manifest_file *f = shash_find_data(&ms->files, de->d_name);
-        if (f && manifest_stat_equal(&f->st, &st)) {
-            free(path);
-            continue;
-        }
-        if (!f) {
-            f = xzalloc(sizeof *f);
-            f->name = xstrdup(de->d_name);
-            svec_init(&f->keys);
-            shash_init(&f->by_key);
-            shash_add(&ms->files, de->d_name, f);
-        }
-        f->st = st;
-        changed = true;
-
-        char *text;
-        size_t len;
-        char *error = manifest_read(path, &st, &text, &len);
-        free(f->new_text);
-        f->new_text = NULL;
-        f->has_new = false;
-        if (error) {
-            VLOG_ERR("%s: %s%s", path, error,
-                     f->text ? "; keeping its previous contents" : "");
-            free(f->error);
-            f->error = error;
-        } else {
-            f->new_text = text;
-            f->new_len = len;
-            f->has_new = true;
-        }
-        free(path);
     }
     closedir(d);
 
     struct shash_node *node, *next;
     SHASH_FOR_EACH_SAFE (node, next, &ms->files) {
-        if (!shash_find(&seen, node->name)) {
-            VLOG_INFO("%s/%s: removed", ms->dir, node->name);
-            manifest_file_unindex(ms, node->data);
-            manifest_file_destroy(node->data);
-            shash_delete(&ms->files, node);
+        if (!sset_contains(&seen, node->name)) {
+            manifest_file_remove(ms, node);
             changed = true;
         }
     }
-    shash_destroy(&seen);
+    sset_destroy(&seen);
+    return changed;
+}
+
+/* Looks again at the files of the directory named in 'names' (by inotify
+ * events) only; returns true if any of them was added, changed or
+ * removed.  New contents are only read here, not decoded. */
+static bool
+manifest_scan_names(struct manifest_source *ms, const struct sset *names)
+{
+    bool changed = false;
+    const char *name;
+
+    SSET_FOR_EACH (name, names) {
+        changed |= manifest_file_refresh(ms, name);
+    }
     return changed;
 }
 
@@ -598,12 +636,16 @@ manifest_watch(struct manifest_source *ms)
     }
 }
 
-/* Reads every pending inotify event.  Returns true if one of them calls
- * for a scan: a change to a file we read, or to the directory itself
- * (which then needs a new watch), or a lost event. */
+/* Reads every pending inotify event and adds to 'names' the file we read
+ * that each one names.  Returns true if one of them calls for a full scan
+ * instead: a change to the directory itself (which then needs a new
+ * watch), a lost event, or an event from a watch other than the current
+ * one. */
 static bool
-manifest_drain_events(struct manifest_source *ms)
+manifest_drain_events(struct manifest_source *ms, struct sset *names)
 {
+    /* A read that leaves this much room emptied the queue. */
+    enum { EVENT_MAX = sizeof(struct inotify_event) + NAME_MAX + 1 };
     bool scan = false;
 
     if (ms->inotify_fd < 0) {
@@ -628,27 +670,53 @@ manifest_drain_events(struct manifest_source *ms)
                     ms->wd = -1;
                 }
             } else if (ev->len && manifest_is_candidate(ev->name)) {
-                scan = true;
+                if (ev->wd == ms->wd) {
+                    sset_add(names, ev->name);
+                } else {
+                    scan = true;
+                }
             }
             p += sizeof *ev + ev->len;
+        }
+        if ((size_t) n <= sizeof buf - EVENT_MAX) {
+            break;
         }
     }
     return scan;
 }
 
+/* With a working inotify watch, only the files that events name are looked
+ * at again.  The whole directory is scanned instead on the first load,
+ * while it cannot be read, without a watch (polling), after an event about
+ * the directory itself or a lost event, and every
+ * MANIFEST_INOTIFY_SCAN_MSEC as a safety net (events do not postpone
+ * that). */
 void
 manifest_source_run(struct manifest_source *ms, struct kcache *cache)
 {
+    struct sset names = SSET_INITIALIZER(&names);
     long long int now = time_msec();
-    bool event = manifest_drain_events(ms);
-    if (now < ms->next_scan && !event) {
+    bool scan = manifest_drain_events(ms, &names);
+    bool changed;
+
+    if (now >= ms->next_scan
+        || (!sset_is_empty(&names)
+            && (!ms->synced || ms->dir_error || ms->wd < 0))) {
+        scan = true;
+    }
+    if (scan) {
+        manifest_watch(ms);
+        ms->next_scan = now + (ms->wd >= 0 ? MANIFEST_INOTIFY_SCAN_MSEC
+                               : MANIFEST_SCAN_MSEC);
+        changed = manifest_scan(ms);
+    } else if (!sset_is_empty(&names)) {
+        changed = manifest_scan_names(ms, &names);
+    } else {
+        sset_destroy(&names);
         return;
     }
-    manifest_watch(ms);
-    ms->next_scan = now + (ms->wd >= 0 ? MANIFEST_INOTIFY_SCAN_MSEC
-                           : MANIFEST_SCAN_MSEC);
+    sset_destroy(&names);
 
-    bool changed = manifest_scan(ms);
     if (changed || (!ms->synced && !ms->dir_error)) {
         manifest_rebuild(ms, cache);
         ms->synced = true;
