@@ -318,7 +318,8 @@ while read -r seq kind op file src ip; do
         # Updates that do not name the pod's address.
         stray=$(grep -v -E "=$ip(,| |$)" "$NP_TMP/updates" | grep -c .)
     fi
-    echo "$kind $lat $seen $src_ms $cmp_ms $inst $changed $stray $sw_ms" \
+    pols=$(stat last-compile-policies); pols=${pols%% *}
+    echo "$kind $lat $seen $src_ms $cmp_ms $inst $changed $stray $sw_ms $pols" \
         >>"$NP_TMP/lat"
     n_events=$((n_events + 1))
 done <"$W/churn/events"
@@ -350,8 +351,9 @@ fi
 
 echo "   churn: $n_events events, one at a time; latency = file renamed ->" \
      "switch acknowledged the bundle (ms)"
-printf '   %-14s %3s %6s %6s %6s %6s %6s %7s %7s %6s %10s %5s\n' kind n p50 \
-    p99 max seen parse compile install switch "flows chg" stray
+printf '   %-14s %3s %6s %6s %6s %6s %6s %7s %7s %6s %10s %5s %9s\n' kind n \
+    p50 p99 max seen parse compile install switch "flows chg" stray \
+    policies
 for kind in pod-add pod-delete pod-relabel local-relabel np-add np-update \
             np-delete; do
     grep "^$kind " "$NP_TMP/lat" >"$NP_TMP/lat.k"
@@ -359,13 +361,15 @@ for kind in pod-add pod-delete pod-relabel local-relabel np-add np-update \
     [ "$n" -gt 0 ] || continue
     col() { cut -d' ' -f"$1" "$NP_TMP/lat.k" | pct "$2"; }
     sw_col=$(cut -d' ' -f9 "$NP_TMP/lat.k" | grep -v -- - | pct 50)
-    printf '   %-14s %3d %6s %6s %6s %6s %6s %7s %7s %6s %10s %5s\n' "$kind" \
+    printf '   %-14s %3d %6s %6s %6s %6s %6s %7s %7s %6s %10s %5s %9s\n' \
+        "$kind" \
         "$n" "$(col 2 50)" "$(col 2 99)" "$(col 2 100)" "$(col 3 50)" \
         "$(col 4 50)" "$(col 5 50)" "$(col 6 50)" "$sw_col" \
         "$(col 7 0)..$(col 7 100)" \
         "$(cut -d' ' -f8 "$NP_TMP/lat.k" | awk '$1 == "?" { q = 1 }
               $1 ~ /^[0-9]+$/ && $1 + 0 >= m { m = $1; n++ }
-              END { print q ? "?" : n ? m : "" }')"
+              END { print q ? "?" : n ? m : "" }')" \
+        "$(col 10 0)..$(col 10 100)"
 done
 all_p50=$(cut -d' ' -f2 "$NP_TMP/lat" | pct 50)
 all_p99=$(cut -d' ' -f2 "$NP_TMP/lat" | pct 99)
@@ -378,7 +382,7 @@ echo "   (p50/p99/max: rename -> switch acknowledged, ms; seen: rename ->" \
      "cache updated; parse, compile: CPU ms; install: compile done ->" \
      "acknowledged; switch: bundle sent -> acknowledged, events with a" \
      "bundle; all medians.  flows chg: flow_mods per event," \
-     "min..max; stray: flow updates seen by an OpenFlow monitor that do" \
+     "min..max; policies: policies recompiled, min..max; stray: flow updates seen by an OpenFlow monitor that do" \
      "not name the pod, max; \"?\": the monitor saw fewer updates than" \
      "flow_mods)"
 echo "   load average at end: $LOAD_END"

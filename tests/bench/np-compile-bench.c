@@ -20,9 +20,9 @@
  * Then it measures the incremental compiler (npol_compiler_run()) on
  * single-object changes made through the cache: remote pod relabel, local
  * pod relabel, policy delete and re-add, remote pod delete and re-add
- * (CPU per change: median and max,
- * and policies recompiled), and checks that the result still equals a full
- * compile of the same objects (exit status 1 if not). */
+ * (CPU per change: median and max, and policies recompiled), and checks
+ * that the result still equals a full compile of the same objects (exit
+ * status 1 if not). */
 
 #include <config.h>
 
@@ -204,6 +204,26 @@ relabel(struct kcache *cache, const json_t *obj, int value)
     json_decref(copy);
 }
 
+/* Removes 'obj' of kind 'kind' from the cache, then puts it back,
+ * measuring each step as 'del' and 'add'. */
+static void
+delete_and_readd(struct npol_compiler *c, const struct npol_input *in,
+                 struct flowset *fs, struct kcache *cache, const json_t *obj,
+                 enum k8s_kind kind, struct inc_kind *del,
+                 struct inc_kind *add)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    kcache_remove(cache, kind,
+                  json_string_value(json_object_get(md, "namespace")),
+                  json_string_value(json_object_get(md, "name")));
+    inc_run(c, in, fs, cache, del);
+    char *error = kcache_upsert(cache, NULL, obj);
+    if (error) {
+        ovs_fatal(0, "%s", error);
+    }
+    inc_run(c, in, fs, cache, add);
+}
+
 /* The incremental measurement (see the comment at the top). */
 static int
 incremental(struct kcache *cache, json_t *objects, struct npol_input *in)
@@ -256,28 +276,12 @@ incremental(struct kcache *cache, json_t *objects, struct npol_input *in)
         inc_run(c, in, &fs, cache, &kinds[1]);
     }
     for (size_t i = 0; i < n_policy; i++) {
-        const json_t *md = json_object_get(policy[i], "metadata");
-        kcache_remove(cache, K8S_KIND_NETWORK_POLICY,
-                      json_string_value(json_object_get(md, "namespace")),
-                      json_string_value(json_object_get(md, "name")));
-        inc_run(c, in, &fs, cache, &kinds[2]);
-        char *error = kcache_upsert(cache, NULL, policy[i]);
-        if (error) {
-            ovs_fatal(0, "%s", error);
-        }
-        inc_run(c, in, &fs, cache, &kinds[3]);
+        delete_and_readd(c, in, &fs, cache, policy[i],
+                         K8S_KIND_NETWORK_POLICY, &kinds[2], &kinds[3]);
     }
     for (size_t i = 0; i < n_remote; i++) {
-        const json_t *md = json_object_get(remote[i], "metadata");
-        kcache_remove(cache, K8S_KIND_POD,
-                      json_string_value(json_object_get(md, "namespace")),
-                      json_string_value(json_object_get(md, "name")));
-        inc_run(c, in, &fs, cache, &kinds[4]);
-        char *error = kcache_upsert(cache, NULL, remote[i]);
-        if (error) {
-            ovs_fatal(0, "%s", error);
-        }
-        inc_run(c, in, &fs, cache, &kinds[5]);
+        delete_and_readd(c, in, &fs, cache, remote[i], K8S_KIND_POD,
+                         &kinds[4], &kinds[5]);
     }
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
         inc_print(&kinds[i]);
