@@ -29,8 +29,8 @@
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
-#include "openvswitch/rconn.h"
 #include "openvswitch/vlog.h"
+#include "stream.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -43,13 +43,31 @@ VLOG_DEFINE_THIS_MODULE(ofsync);
 #define OFSYNC_BACKOFF_MIN 1000
 #define OFSYNC_BACKOFF_MAX 8000
 
-/* Longest wait between OpenFlow connection attempts, in seconds (rconn's
- * minimum, and the first backoff after a connection drops, is 1 s). */
+/* Wait between OpenFlow connection attempts, and longest wait for an
+ * attempt to complete, in seconds. */
 #define OFSYNC_MAX_RECONNECT_SEC 1
+
+/* The OpenFlow versions we speak. */
+#define OFSYNC_VERSIONS (1u << OFP15_VERSION)
+
+/* Bytes read from the OpenFlow connection at a time, at most. */
+#define OFSYNC_RECV_SIZE 65536
+
+/* A send buffer larger than this, once empty, is given back. */
+#define OFSYNC_TXBUF_KEEP (1024 * 1024)
 
 /* While disconnected from a "unix:" target, how often to look at the
  * socket file for a new ovs-vswitchd, in milliseconds. */
 #define OFSYNC_SOCKET_CHECK_MSEC 100
+
+/* The OpenFlow connection (see "The OpenFlow connection" below). */
+enum ofsync_conn_state {
+    OFSYNC_C_VOID,          /* No target. */
+    OFSYNC_C_BACKOFF,       /* Waiting until the next attempt. */
+    OFSYNC_C_CONNECTING,    /* Connecting. */
+    OFSYNC_C_HELLO,         /* Waiting for the switch's hello. */
+    OFSYNC_C_ACTIVE,        /* Connected; the version is known. */
+};
 
 enum ofsync_state {
     OFSYNC_S_DISCONNECTED,  /* No OpenFlow connection. */
@@ -63,15 +81,30 @@ enum ofsync_state {
 struct ofsync_sent_msg {
     ovs_be32 xid;
     enum flowset_change_type type;
-    struct np_flow *flow;       /* In 'pending' (ADD/MODIFY) or 'installed'
-                                 * (DELETE); NULL for bundle control. */
+    struct np_flow *flow;       /* In 'pending' (ADD/MODIFY; in the desired
+                                 * set until the bundle is sent) or
+                                 * 'installed' (DELETE); NULL for bundle
+                                 * control. */
 };
 
 struct ofsync {
-    struct rconn *rconn;
-    struct rconn_packet_counter *tx_counter;
+    /* The OpenFlow connection. */
     char *target;
-    unsigned int conn_seqno;    /* Of 'rconn' when we last (re)started. */
+    enum ofsync_conn_state conn_state;
+    struct stream *stream;      /* NULL in OFSYNC_C_VOID and _BACKOFF. */
+    long long int conn_deadline;    /* BACKOFF: when to try again;
+                                     * CONNECTING, HELLO: when to give up. */
+    int conn_error;             /* Closes the connection at the next
+                                 * ofsync_conn_run() if nonzero. */
+    bool conn_retrying;         /* Failed attempts since the last success
+                                 * (they are logged once). */
+    int version;                /* Negotiated, if OFSYNC_C_ACTIVE. */
+    unsigned int conn_seqno;    /* Changes when ACTIVE is entered or left. */
+    struct ofpbuf rxbuf;        /* Received, not yet handled. */
+    struct ofpbuf rxmsg;        /* Aligned copy of a received message. */
+    struct ofpbuf txbuf;        /* Queued, not yet sent. */
+
+    unsigned int sync_seqno;    /* 'conn_seqno' when we last (re)started. */
 
     /* For a "unix:" target: the socket file, and the identity of the one
      * we last connected or tried to connect to. */
@@ -145,6 +178,299 @@ ofsync_state_name(enum ofsync_state state)
     return "unknown";
 }
 
+/* The OpenFlow connection.
+ *
+ * Not an rconn: rconn_send(), through vconn_send(), writes every message
+ * with a system call of its own, so that a bundle of N flow_mods took N + 2
+ * writes, and each could wake ovs-vswitchd to read just that message (which
+ * then often took our CPU until it went back to sleep).  Here messages
+ * queue up in 'txbuf' and go out together: a bundle in one write, unless
+ * the socket's buffer fills up.  Otherwise this does what rconn and vconn
+ * did for us: a hello exchange that settles on OpenFlow 1.5, a new attempt
+ * every OFSYNC_MAX_RECONNECT_SEC after a failure or a lost connection, and
+ * no inactivity probes (see ofsync_create()). */
+
+static const char *
+ofsync_conn_state_name(enum ofsync_conn_state state)
+{
+    switch (state) {
+    case OFSYNC_C_VOID: return "VOID";
+    case OFSYNC_C_BACKOFF: return "BACKOFF";
+    case OFSYNC_C_CONNECTING: return "CONNECTING";
+    case OFSYNC_C_HELLO: return "CONNECTING";
+    case OFSYNC_C_ACTIVE: return "ACTIVE";
+    }
+    return "unknown";
+}
+
+/* Closes the connection or the attempt to make one, if any, because of
+ * 'error': 0 if asked to, EOF if the switch closed it, otherwise a positive
+ * errno value.  The next attempt comes OFSYNC_MAX_RECONNECT_SEC later. */
+static void
+ofsync_conn_close(struct ofsync *sw, int error)
+{
+    if (sw->conn_state == OFSYNC_C_ACTIVE) {
+        if (error == EOF) {
+            VLOG_INFO("%s: connection closed by peer", sw->target);
+        } else if (error) {
+            VLOG_WARN("%s: connection dropped (%s)", sw->target,
+                      ovs_strerror(error));
+        }
+        sw->conn_seqno++;
+    } else if (error && !sw->conn_retrying) {
+        VLOG_INFO("%s: connection failed (%s), retrying every %d s",
+                  sw->target, ovs_retval_to_string(error),
+                  OFSYNC_MAX_RECONNECT_SEC);
+        sw->conn_retrying = true;
+    }
+
+    stream_close(sw->stream);
+    sw->stream = NULL;
+    sw->conn_error = 0;
+    sw->version = -1;
+    ofpbuf_clear(&sw->rxbuf);
+    ofpbuf_uninit(&sw->txbuf);
+    ofpbuf_init(&sw->txbuf, 0);
+    sw->conn_state = sw->target ? OFSYNC_C_BACKOFF : OFSYNC_C_VOID;
+    sw->conn_deadline = time_msec() + OFSYNC_MAX_RECONNECT_SEC * 1000;
+}
+
+/* Starts connecting to 'sw->target', at once. */
+static void
+ofsync_conn_open(struct ofsync *sw)
+{
+    ofsync_conn_close(sw, 0);
+    if (!sw->target) {
+        return;
+    }
+
+    if (!sw->conn_retrying) {
+        VLOG_INFO("%s: connecting...", sw->target);
+    }
+    int error = stream_open_with_default_port(sw->target, OFP_PORT,
+                                              &sw->stream, 0);
+    if (error) {
+        ofsync_conn_close(sw, error);
+        return;
+    }
+    sw->conn_state = OFSYNC_C_CONNECTING;
+    sw->conn_deadline = time_msec() + OFSYNC_MAX_RECONNECT_SEC * 1000;
+}
+
+/* Appends 'msg' to the messages to send, and frees it.  They go out at the
+ * next ofsync_conn_flush(). */
+static void
+ofsync_conn_queue(struct ofsync *sw, struct ofpbuf *msg)
+{
+    ofpmsg_update_length(msg);
+    ofpbuf_put(&sw->txbuf, msg->data, msg->size);
+    ofpbuf_delete(msg);
+}
+
+/* Writes as much of what is queued as the connection takes now.  Returns 0
+ * if that worked, even partly, otherwise a positive errno value (and the
+ * connection closes at the next ofsync_conn_run()). */
+static int
+ofsync_conn_flush(struct ofsync *sw)
+{
+    while (sw->txbuf.size && !sw->conn_error) {
+        int retval = stream_send(sw->stream, sw->txbuf.data, sw->txbuf.size);
+        if (retval > 0) {
+            ofpbuf_pull(&sw->txbuf, retval);
+        } else if (retval == -EAGAIN) {
+            return 0;
+        } else {
+            sw->conn_error = -retval;
+        }
+    }
+    if (!sw->txbuf.size) {
+        if (sw->txbuf.allocated > OFSYNC_TXBUF_KEEP) {
+            ofpbuf_uninit(&sw->txbuf);
+            ofpbuf_init(&sw->txbuf, 0);
+        } else {
+            ofpbuf_clear(&sw->txbuf);
+        }
+    }
+    return sw->conn_error;
+}
+
+/* Returns the next message received, or NULL if no complete one is there
+ * yet (or the connection failed: then it closes at the next
+ * ofsync_conn_run()).  The message is valid until the next call. */
+static const struct ofp_header *
+ofsync_conn_recv(struct ofsync *sw)
+{
+    struct ofpbuf *rx = &sw->rxbuf;
+
+    while (!sw->conn_error) {
+        if (rx->size >= sizeof(struct ofp_header)) {
+            const struct ofp_header *oh = rx->data;
+            size_t length = ntohs(oh->length);
+
+            if (length < sizeof *oh) {
+                VLOG_WARN_RL(&rl, "%s: received too-short ofp_header "
+                             "(%"PRIuSIZE" bytes)", sw->target, length);
+                sw->conn_error = EPROTO;
+                break;
+            } else if (rx->size >= length) {
+                ofpbuf_pull(rx, length);
+                if ((uintptr_t) oh % 8) {
+                    /* OpenFlow decoders expect aligned messages. */
+                    ofpbuf_clear(&sw->rxmsg);
+                    ofpbuf_put(&sw->rxmsg, oh, length);
+                    oh = sw->rxmsg.data;
+                }
+                return oh;
+            }
+        }
+
+        /* Read more, after moving what is left of a message to the front
+         * (the messages before it are done with). */
+        if (ofpbuf_headroom(rx)) {
+            memmove(rx->base, rx->data, rx->size);
+            rx->data = rx->base;
+        }
+        ofpbuf_prealloc_tailroom(rx, OFSYNC_RECV_SIZE);
+        int retval = stream_recv(sw->stream, ofpbuf_tail(rx),
+                                 ofpbuf_tailroom(rx));
+        if (retval > 0) {
+            rx->size += retval;
+        } else if (!retval) {
+            sw->conn_error = rx->size ? EPROTO : EOF;
+        } else if (retval != -EAGAIN) {
+            sw->conn_error = -retval;
+        } else {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Handles the switch's hello 'oh': settles on a version, or fails. */
+static void
+ofsync_conn_recv_hello(struct ofsync *sw, const struct ofp_header *oh)
+{
+    enum ofptype type;
+    uint32_t peer_versions;
+
+    if (ofptype_decode(&type, oh) || type != OFPTYPE_HELLO) {
+        VLOG_WARN_RL(&rl, "%s: received message while expecting hello",
+                     sw->target);
+        sw->conn_error = EPROTO;
+        return;
+    }
+    if (!ofputil_decode_hello(oh, &peer_versions)) {
+        VLOG_WARN_RL(&rl, "%s: unknown data in hello", sw->target);
+    }
+    if (!(peer_versions & OFSYNC_VERSIONS)) {
+        VLOG_WARN_RL(&rl, "%s: version negotiation failed (we support "
+                     "OpenFlow 1.5 only, peer supports version bitmap "
+                     "0x%"PRIx32")", sw->target, peer_versions);
+        ofsync_conn_queue(sw, ofperr_encode_hello(
+                              OFPERR_OFPHFC_INCOMPATIBLE,
+                              leftmost_1bit_idx(peer_versions),
+                              "We support OpenFlow 1.5 only, "
+                              "no common versions."));
+        ofsync_conn_flush(sw);
+        sw->conn_error = EPROTO;
+        return;
+    }
+
+    sw->version = leftmost_1bit_idx(peer_versions & OFSYNC_VERSIONS);
+    sw->conn_state = OFSYNC_C_ACTIVE;
+    sw->conn_seqno++;
+    sw->conn_retrying = false;
+    VLOG_INFO("%s: connected", sw->target);
+}
+
+/* Connects, exchanges hellos, sends what is queued. */
+static void
+ofsync_conn_run(struct ofsync *sw)
+{
+    enum ofsync_conn_state old_state;
+
+    do {
+        old_state = sw->conn_state;
+        if (sw->stream) {
+            stream_run(sw->stream);
+        }
+        if (sw->conn_error) {
+            ofsync_conn_close(sw, sw->conn_error);
+        }
+
+        switch (sw->conn_state) {
+        case OFSYNC_C_VOID:
+            break;
+
+        case OFSYNC_C_BACKOFF:
+            if (time_msec() >= sw->conn_deadline) {
+                ofsync_conn_open(sw);
+            }
+            break;
+
+        case OFSYNC_C_CONNECTING: {
+            int error = stream_connect(sw->stream);
+            if (!error) {
+                ofsync_conn_queue(sw, ofputil_encode_hello(OFSYNC_VERSIONS));
+                sw->conn_state = OFSYNC_C_HELLO;
+            } else if (error != EAGAIN) {
+                ofsync_conn_close(sw, error);
+            } else if (time_msec() >= sw->conn_deadline) {
+                ofsync_conn_close(sw, ETIMEDOUT);
+            }
+            break;
+        }
+
+        case OFSYNC_C_HELLO: {
+            ofsync_conn_flush(sw);
+            const struct ofp_header *oh = ofsync_conn_recv(sw);
+            if (oh) {
+                ofsync_conn_recv_hello(sw, oh);
+            } else if (!sw->conn_error && time_msec() >= sw->conn_deadline) {
+                sw->conn_error = ETIMEDOUT;
+            }
+            break;
+        }
+
+        case OFSYNC_C_ACTIVE:
+            ofsync_conn_flush(sw);
+            break;
+        }
+    } while (sw->conn_state != old_state || sw->conn_error);
+}
+
+static void
+ofsync_conn_wait(struct ofsync *sw)
+{
+    if (sw->conn_error) {
+        poll_immediate_wake();
+    }
+    if (sw->stream) {
+        stream_run_wait(sw->stream);
+    }
+    switch (sw->conn_state) {
+    case OFSYNC_C_VOID:
+        break;
+    case OFSYNC_C_BACKOFF:
+        poll_timer_wait_until(sw->conn_deadline);
+        break;
+    case OFSYNC_C_CONNECTING:
+        stream_connect_wait(sw->stream);
+        poll_timer_wait_until(sw->conn_deadline);
+        break;
+    case OFSYNC_C_HELLO:
+    case OFSYNC_C_ACTIVE:
+        stream_recv_wait(sw->stream);
+        if (sw->txbuf.size) {
+            stream_send_wait(sw->stream);
+        }
+        if (sw->conn_state == OFSYNC_C_HELLO) {
+            poll_timer_wait_until(sw->conn_deadline);
+        }
+        break;
+    }
+}
+
 struct ofsync *
 ofsync_create(const char *target)
 {
@@ -161,9 +487,11 @@ ofsync_create(const char *target)
      * nothing new, until our bundle is in, so the time between its
      * management socket coming back and our next attempt is pure outage.
      * Connecting to a local socket that is not there yet costs nothing. */
-    sw->rconn = rconn_create(0, OFSYNC_MAX_RECONNECT_SEC, 0,
-                             1u << OFP15_VERSION);
-    sw->tx_counter = rconn_packet_counter_create();
+    sw->conn_state = OFSYNC_C_VOID;
+    sw->version = -1;
+    ofpbuf_init(&sw->rxbuf, 0);
+    ofpbuf_init(&sw->rxmsg, 0);
+    ofpbuf_init(&sw->txbuf, 0);
     flowset_init(&sw->installed);
     flowset_init(&sw->dumped);
     flowset_init(&sw->pending);
@@ -177,8 +505,10 @@ void
 ofsync_destroy(struct ofsync *sw)
 {
     if (sw) {
-        rconn_destroy(sw->rconn);
-        rconn_packet_counter_destroy(sw->tx_counter);
+        stream_close(sw->stream);
+        ofpbuf_uninit(&sw->rxbuf);
+        ofpbuf_uninit(&sw->rxmsg);
+        ofpbuf_uninit(&sw->txbuf);
         flowset_destroy(&sw->installed);
         flowset_destroy(&sw->dumped);
         flowset_destroy(&sw->pending);
@@ -206,12 +536,9 @@ ofsync_set_target(struct ofsync *sw, const char *target)
     sw->sock_ctime = (struct timespec) { 0, 0 };
     sw->next_sock_check = LLONG_MIN;
     ofsync_reset(sw, OFSYNC_S_DISCONNECTED);
-    if (target) {
-        rconn_connect(sw->rconn, target, target);
-    } else {
-        rconn_disconnect(sw->rconn);
-    }
-    sw->conn_seqno = rconn_get_connection_seqno(sw->rconn);
+    sw->conn_retrying = false;
+    ofsync_conn_open(sw);
+    sw->sync_seqno = sw->conn_seqno;
 }
 
 /* Empties 'sw->pending'.  Clearing an hmap visits every bucket, and
@@ -243,17 +570,19 @@ ofsync_reset(struct ofsync *sw, enum ofsync_state state)
     sw->backoff = 0;
 }
 
-/* Sends 'msg'.  Returns 0 if it was queued, otherwise a positive errno (and
- * 'msg' is freed). */
+/* Queues 'msg' for sending (ofsync_conn_flush() sends it) and frees it.
+ * Returns 0 if it was queued, otherwise a positive errno. */
 static int
 ofsync_send(struct ofsync *sw, struct ofpbuf *msg)
 {
-    int error = rconn_send(sw->rconn, msg, sw->tx_counter);
-    if (error) {
+    if (sw->conn_state != OFSYNC_C_ACTIVE || sw->conn_error) {
         VLOG_WARN_RL(&rl, "%s: send failed (%s)", sw->target,
-                     ovs_strerror(error));
+                     ovs_strerror(ENOTCONN));
+        ofpbuf_delete(msg);
+        return ENOTCONN;
     }
-    return error;
+    ofsync_conn_queue(sw, msg);
+    return 0;
 }
 
 static ovs_be32
@@ -517,6 +846,14 @@ ofsync_handle_msg(struct ofsync *sw, const struct ofp_header *oh)
     if (ofptype_decode(&type, oh)) {
         return;
     }
+    if (oh->version != sw->version && type != OFPTYPE_HELLO
+        && type != OFPTYPE_ERROR && type != OFPTYPE_ECHO_REQUEST
+        && type != OFPTYPE_ECHO_REPLY) {
+        VLOG_WARN_RL(&rl, "%s: received OpenFlow version 0x%02"PRIx8" != "
+                     "expected %02x", sw->target, oh->version, sw->version);
+        ofsync_send(sw, ofperr_encode_reply(OFPERR_OFPBRC_BAD_VERSION, oh));
+        return;
+    }
 
     switch (type) {
     case OFPTYPE_ECHO_REQUEST:
@@ -618,22 +955,31 @@ ofsync_encode_change(const struct flowset_change *change,
     return msg;
 }
 
-/* Leaves out of the bundle a change that could not be sent, so that
- * 'sw->installed' keeps reflecting what the bridge has once the bundle
- * commits: only the changes recorded in 'sw->sent' are applied to it, so
- * all that remains to do is to drop the copy of a flow to add or modify. */
+/* Logs the flow_mods of bundle 'bundle_id' in 'sw->sent', for debugging. */
 static void
-ofsync_unsend_change(struct ofsync *sw, const struct flowset_change *change)
+ofsync_log_bundle(const struct ofsync *sw, uint32_t bundle_id)
 {
-    sw->bundle_complete = false;
-    if (change->type != FLOWSET_DELETE) {
-        flowset_remove(&sw->pending, CONST_CAST(struct np_flow *,
-                                                change->flow));
+    for (size_t i = 0; i < sw->n_sent; i++) {
+        const struct ofsync_sent_msg *m = &sw->sent[i];
+        if (m->flow) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            np_flow_format(m->flow, &s);
+            VLOG_DBG("%s: bundle %"PRIu32": %s %s", sw->target, bundle_id,
+                     (m->type == FLOWSET_ADD ? "add"
+                      : m->type == FLOWSET_MODIFY ? "modify" : "delete"),
+                     ds_cstr(&s));
+            ds_destroy(&s);
+        }
     }
 }
 
 /* Sends the difference between 'desired' and 'sw->installed' as one atomic,
- * ordered bundle. */
+ * ordered bundle.
+ *
+ * Only what the bundle needs comes before it goes out: the diff and the
+ * encoding.  Resetting the journal of 'desired' and copying the flows to
+ * add or modify wait until it is sent, so that the switch can start on it
+ * sooner; nothing can change 'desired', or answer, in between. */
 static void
 ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
 {
@@ -648,28 +994,17 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
                                  &changes, &n_changes)) {
         flowset_diff(desired, &sw->installed, &changes, &n_changes);
     }
-    flowset_journal_reset(desired);
     if (!n_changes) {
+        flowset_journal_reset(desired);
         free(changes);
         sw->synced_version = desired->version;
         return;
     }
 
-    /* The flows to add or modify point into 'desired', which the caller may
-     * change before the switch answers: refer to our own copies instead.
-     * The flows to delete point into 'installed', which stays as it is
-     * until the bundle is done. */
-    ofsync_clear_pending(sw);
-    for (size_t i = 0; i < n_changes; i++) {
-        if (changes[i].type != FLOWSET_DELETE) {
-            changes[i].flow = flowset_insert_copy(&sw->pending,
-                                                  changes[i].flow);
-        }
-    }
     sw->bundle_version = desired->version;
     sw->bundle_complete = true;
 
-    enum ofp_version version = rconn_get_version(sw->rconn);
+    enum ofp_version version = sw->version;
     struct ofputil_bundle_ctrl_msg bc = {
         .bundle_id = ++sw->bundle_id,
         .type = OFPBCT_OPEN_REQUEST,
@@ -678,11 +1013,16 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
     sw->n_sent = 0;
     sw->bundle_failed = false;
 
-    /* Encode everything first: if nothing can be sent, send no bundle. */
-    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
+    /* Queue everything first, and send it all at once: if nothing can be
+     * sent, send no bundle.  (The caller checked that nothing else is
+     * queued.)  Until the bundle is out, 'sent' points to the flows to add
+     * or modify in 'desired'.  A change that cannot be sent stays out of
+     * 'sent': only what 'sent' holds is applied to 'installed' once the
+     * bundle commits, so 'installed' keeps reflecting what the bridge
+     * has. */
     struct ofpbuf *msg = ofputil_encode_bundle_ctrl_request(version, &bc);
     ofsync_record_sent(sw, ofsync_msg_xid(msg), FLOWSET_ADD, NULL);
-    ovs_list_push_back(&msgs, &msg->list_node);
+    ofsync_conn_queue(sw, msg);
 
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
@@ -697,21 +1037,12 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
             VLOG_WARN_RL(&rl, "%s: flow too big for OpenFlow, not "
                          "installed: %.200s...", sw->target, ds_cstr(&s));
             ds_destroy(&s);
-            ofsync_unsend_change(sw, c);
+            sw->bundle_complete = false;
             continue;
-        }
-        if (VLOG_IS_DBG_ENABLED()) {
-            struct ds s = DS_EMPTY_INITIALIZER;
-            np_flow_format(c->flow, &s);
-            VLOG_DBG("%s: bundle %"PRIu32": %s %s", sw->target, bc.bundle_id,
-                     (c->type == FLOWSET_ADD ? "add"
-                      : c->type == FLOWSET_MODIFY ? "modify" : "delete"),
-                     ds_cstr(&s));
-            ds_destroy(&s);
         }
         ofsync_record_sent(sw, ofsync_msg_xid(msg), c->type,
                            CONST_CAST(struct np_flow *, c->flow));
-        ovs_list_push_back(&msgs, &msg->list_node);
+        ofsync_conn_queue(sw, msg);
         n_flow_mods++;
     }
     ofpbuf_uninit(&ofpacts);
@@ -721,13 +1052,13 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
     msg = ofputil_encode_bundle_ctrl_request(version, &bc);
     sw->commit_xid = ofsync_msg_xid(msg);
     ofsync_record_sent(sw, sw->commit_xid, FLOWSET_ADD, NULL);
-    ovs_list_push_back(&msgs, &msg->list_node);
+    ofsync_conn_queue(sw, msg);
 
     if (!n_flow_mods) {
         /* Only unsendable flows differ.  Retrying at once would compute the
          * same again on every iteration of the main loop: back off. */
-        ofpbuf_list_delete(&msgs);
-        ofsync_clear_pending(sw);
+        flowset_journal_reset(desired);
+        ofpbuf_clear(&sw->txbuf);
         sw->n_sent = 0;
         sw->backoff = (sw->backoff
                        ? MIN(sw->backoff * 2, OFSYNC_BACKOFF_MAX)
@@ -736,25 +1067,35 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
         return;
     }
 
-    int error = 0;
-    LIST_FOR_EACH_POP (msg, list_node, &msgs) {
-        if (!error) {
-            error = ofsync_send(sw, msg);
-        } else {
-            ofpbuf_delete(msg);
-        }
-    }
+    int error = ofsync_conn_flush(sw);
+    long long int sent_us = time_wall_usec();
+
+    flowset_journal_reset(desired);
     sw->n_flow_mods += n_flow_mods;
     if (error) {
         /* The connection is going away; the reconnect starts over. */
-        ofsync_clear_pending(sw);
         sw->n_sent = 0;
         return;
     }
+
+    /* The caller may change 'desired' before the switch answers: refer to
+     * our own copies of the flows to add or modify.  The flows to delete
+     * point into 'installed', which stays as it is until the bundle is
+     * done. */
+    ofsync_clear_pending(sw);
+    for (size_t i = 0; i < sw->n_sent; i++) {
+        struct ofsync_sent_msg *m = &sw->sent[i];
+        if (m->flow && m->type != FLOWSET_DELETE) {
+            m->flow = flowset_insert_copy(&sw->pending, m->flow);
+        }
+    }
     sw->in_flight = true;
-    sw->bundle_sent_us = time_wall_usec();
-    VLOG_DBG("%s: sent bundle %"PRIu32" with %"PRIuSIZE" flow_mods",
-             sw->target, sw->bundle_id, n_flow_mods);
+    sw->bundle_sent_us = sent_us;
+    if (VLOG_IS_DBG_ENABLED()) {
+        ofsync_log_bundle(sw, bc.bundle_id);
+        VLOG_DBG("%s: sent bundle %"PRIu32" with %"PRIuSIZE" flow_mods",
+                 sw->target, sw->bundle_id, n_flow_mods);
+    }
 }
 
 /* Reads the identity of the socket file into 'sw'.  Returns true if it is a
@@ -776,7 +1117,7 @@ ofsync_stat_socket(struct ofsync *sw)
     return true;
 }
 
-/* rconn retries a lost connection once a second.  A restarted ovs-vswitchd
+/* A lost connection is retried once a second.  A restarted ovs-vswitchd
  * makes its management socket anew, and until our flows are in it forwards
  * nothing: so while disconnected, look at the socket file every
  * OFSYNC_SOCKET_CHECK_MSEC and connect at once when a new one appears. */
@@ -789,51 +1130,56 @@ ofsync_check_socket(struct ofsync *sw)
     sw->next_sock_check = time_msec() + OFSYNC_SOCKET_CHECK_MSEC;
     if (ofsync_stat_socket(sw)) {
         VLOG_INFO("%s: new socket, connecting now", sw->target);
-        rconn_connect(sw->rconn, sw->target, sw->target);
+        ofsync_conn_open(sw);
     }
 }
 
 void
 ofsync_run(struct ofsync *sw, struct flowset *desired)
 {
-    rconn_run(sw->rconn);
-    if (!rconn_is_connected(sw->rconn)) {
+    ofsync_conn_run(sw);
+    if (sw->conn_state != OFSYNC_C_ACTIVE) {
         ofsync_check_socket(sw);
     }
 
-    if (!rconn_is_connected(sw->rconn) || rconn_get_version(sw->rconn) < 0) {
+    if (sw->conn_state != OFSYNC_C_ACTIVE) {
         if (sw->state != OFSYNC_S_DISCONNECTED) {
             ofsync_reset(sw, OFSYNC_S_DISCONNECTED);
         }
         return;
     }
 
-    unsigned int seqno = rconn_get_connection_seqno(sw->rconn);
-    if (sw->state == OFSYNC_S_DISCONNECTED || seqno != sw->conn_seqno) {
+    if (sw->state == OFSYNC_S_DISCONNECTED
+        || sw->conn_seqno != sw->sync_seqno) {
         /* A new connection: the switch may have anything. */
         VLOG_INFO("%s: connected, reading the bridge's flows", sw->target);
-        sw->conn_seqno = seqno;
+        sw->sync_seqno = sw->conn_seqno;
         sw->n_connects++;
         ofsync_stat_socket(sw);
         ofsync_reset(sw, OFSYNC_S_NEED_DUMP);
     }
 
     for (int i = 0; i < OFSYNC_MAX_RECV; i++) {
-        struct ofpbuf *msg = rconn_recv(sw->rconn);
-        if (!msg) {
+        const struct ofp_header *oh = ofsync_conn_recv(sw);
+        if (!oh) {
             break;
         }
-        ofsync_handle_msg(sw, msg->data);
-        ofpbuf_delete(msg);
+        ofsync_handle_msg(sw, oh);
         if (i == OFSYNC_MAX_RECV - 1) {
             poll_immediate_wake();
         }
+    }
+    if (ofsync_conn_flush(sw)) {
+        /* ofsync_conn_run() closes the connection, and the next
+         * ofsync_run() starts over. */
+        poll_immediate_wake();
+        return;
     }
 
     if (sw->retry_at != LLONG_MIN && time_msec() < sw->retry_at) {
         return;
     }
-    if (rconn_packet_counter_n_packets(sw->tx_counter)) {
+    if (sw->txbuf.size) {
         /* Backlogged: the switch has not read what we sent yet. */
         return;
     }
@@ -844,14 +1190,14 @@ ofsync_run(struct ofsync *sw, struct flowset *desired)
                && desired->version != sw->synced_version) {
         ofsync_send_bundle(sw, desired);
     }
+    ofsync_conn_flush(sw);
 }
 
 void
 ofsync_wait(struct ofsync *sw)
 {
-    rconn_run_wait(sw->rconn);
-    rconn_recv_wait(sw->rconn);
-    if (sw->sock_path && !rconn_is_connected(sw->rconn)) {
+    ofsync_conn_wait(sw);
+    if (sw->sock_path && sw->conn_state != OFSYNC_C_ACTIVE) {
         poll_timer_wait_until(sw->next_sock_check);
     }
     if (sw->retry_at != LLONG_MIN) {
@@ -862,7 +1208,7 @@ ofsync_wait(struct ofsync *sw)
 bool
 ofsync_is_connected(const struct ofsync *sw)
 {
-    return rconn_is_connected(sw->rconn);
+    return sw->conn_state == OFSYNC_C_ACTIVE;
 }
 
 bool
@@ -878,7 +1224,7 @@ ofsync_is_synced(const struct ofsync *sw, const struct flowset *desired)
 unsigned int
 ofsync_connection_seqno(const struct ofsync *sw)
 {
-    return rconn_get_connection_seqno(sw->rconn);
+    return sw->conn_seqno;
 }
 
 uint64_t
@@ -911,7 +1257,8 @@ void
 ofsync_dump_status(const struct ofsync *sw, struct ds *s)
 {
     ds_put_format(s, "target: %s\n", sw->target ? sw->target : "(none)");
-    ds_put_format(s, "connection: %s\n", rconn_get_state(sw->rconn));
+    ds_put_format(s, "connection: %s\n",
+                  ofsync_conn_state_name(sw->conn_state));
     ds_put_format(s, "state: %s\n", ofsync_state_name(sw->state));
     ds_put_format(s, "installed flows: %"PRIuSIZE"\n",
                   flowset_count(&sw->installed));

@@ -7,7 +7,8 @@
 
 /* Keeps the bridge's flow table equal to a desired flow set.
  *
- * Owns an rconn to the bridge's management socket (OpenFlow 1.5).  On
+ * Owns an OpenFlow 1.5 connection to the bridge's management socket (its
+ * own, on a stream: each bundle goes out in one write; see ofsync.c).  On
  * every (re)connect it reads the flows the bridge has with our cookies
  * (category bits, netpol/pipeline.h) and reconciles them with the desired
  * set in one atomic bundle: no flush-then-fill, so a reconnect or a restart
