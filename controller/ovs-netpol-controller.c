@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@
 #include "lib/kubeconfig.h"
 #include "lib/npol-compile.h"
 #include "lib/portmap.h"
+#include "netlink-notifier.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -85,10 +87,16 @@ struct ctl {
     bool recompute;             /* Forced by netpol/recompute. */
     bool ready;                 /* Flows installed for synced inputs. */
 
-    /* The node's addresses on the gateway port, re-read periodically. */
+    /* The node's addresses on the gateway port, re-read when the kernel
+     * reports a change of an interface or an address ('addr_nln'), every
+     * CTL_GW_SCAN_MSEC while there is none (or without 'addr_nln'), and
+     * every CTL_GW_RESCAN_MSEC in any case. */
     struct k8s_cidr *gw_ips;
     size_t n_gw_ips;
     long long int next_gw_scan;
+    struct nln *addr_nln;
+    struct nln_notifier *addr_notifiers[3];
+    bool addr_changed;
 
     /* other_config:flow-restore-wait, while it is set: our flows must go
      * into an ovs-vswitchd started with it before we remove it.
@@ -105,6 +113,7 @@ struct ctl {
 };
 
 #define CTL_GW_SCAN_MSEC 1000
+#define CTL_GW_RESCAN_MSEC 30000
 
 /* Counters and stopwatches for netpol/stats, which benchmarks read
  * (tests/bench/bench.sh).  CPU times are the main thread's; wall-clock
@@ -487,6 +496,59 @@ ctl_options_destroy(struct ctl_options *o)
     free(o->unixctl_path);
 }
 
+/* Interface and address changes from the kernel.  Reading every
+ * interface's addresses (getifaddrs()) costs ~1.5 ms of CPU with a hundred
+ * pod interfaces, too much to do every second next to the events we must
+ * handle quickly. */
+
+static int
+ctl_addr_parse(struct ofpbuf *buf OVS_UNUSED, void *change OVS_UNUSED)
+{
+    /* Any message on this socket is a change that may concern the
+     * gateway: report it to the notifiers of one group (they all do the
+     * same). */
+    return RTNLGRP_IPV4_IFADDR;
+}
+
+static void
+ctl_addr_notify(const void *change OVS_UNUSED, void *ctl_)
+{
+    struct ctl *ctl = ctl_;
+    ctl->addr_changed = true;
+}
+
+static void
+ctl_addr_watch_destroy(struct ctl *ctl)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(ctl->addr_notifiers); i++) {
+        nln_notifier_destroy(ctl->addr_notifiers[i]);
+        ctl->addr_notifiers[i] = NULL;
+    }
+    nln_destroy(ctl->addr_nln);
+    ctl->addr_nln = NULL;
+}
+
+static void
+ctl_addr_watch_create(struct ctl *ctl)
+{
+    static const int groups[] = {
+        RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
+    };
+    static char change;         /* Notifiers get a pointer to it. */
+
+    ctl->addr_nln = nln_create(NETLINK_ROUTE, ctl_addr_parse, &change);
+    for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
+        ctl->addr_notifiers[i] = nln_notifier_create(ctl->addr_nln, groups[i],
+                                                     ctl_addr_notify, ctl);
+        if (!ctl->addr_notifiers[i]) {
+            VLOG_WARN("cannot watch interface changes; reading the "
+                      "gateway's addresses every %d ms", CTL_GW_SCAN_MSEC);
+            ctl_addr_watch_destroy(ctl);
+            return;
+        }
+    }
+}
+
 /* Reads the addresses of the gateway interface from the kernel.  Returns
  * true if they changed. */
 static bool
@@ -712,12 +774,18 @@ ctl_run(struct ctl *ctl)
     ovsstate_run(ctl->ovs);
 
     bool gw_changed = false;
-    if (time_msec() >= ctl->next_gw_scan) {
+    if (ctl->addr_nln) {
+        nln_run(ctl->addr_nln);
+    }
+    if (ctl->addr_changed || time_msec() >= ctl->next_gw_scan) {
+        ctl->addr_changed = false;
         gw_changed = ctl_scan_gateway_ips(ctl);
         if (ctl_ensure_gateway_address(ctl)) {
             gw_changed |= ctl_scan_gateway_ips(ctl);
         }
-        ctl->next_gw_scan = time_msec() + CTL_GW_SCAN_MSEC;
+        ctl->next_gw_scan = time_msec() + (ctl->addr_nln && ctl->n_gw_ips
+                                           ? CTL_GW_RESCAN_MSEC
+                                           : CTL_GW_SCAN_MSEC);
     }
 
     /* No flows until both inputs are complete: until then the bridge,
@@ -774,6 +842,9 @@ ctl_wait(struct ctl *ctl)
         ofsync_wait(ctl->ofsync);
     }
     poll_timer_wait_until(ctl->next_gw_scan);
+    if (ctl->addr_nln) {
+        nln_wait(ctl->addr_nln);
+    }
 }
 
 /* unixctl commands. */
@@ -989,6 +1060,7 @@ main(int argc, char *argv[])
     ctl.cache = kcache_create();
     kcache_track_changes(ctl.cache, true);
     ctl.compiler = npol_compiler_create();
+    ctl_addr_watch_create(&ctl);
     if (ctl.opts.manifests) {
         ctl.manifests = manifest_source_create(ctl.opts.manifests);
     } else {
@@ -1017,6 +1089,7 @@ main(int argc, char *argv[])
 
     unixctl_server_destroy(unixctl);
     ofsync_destroy(ctl.ofsync);
+    ctl_addr_watch_destroy(&ctl);
     ovsstate_destroy(ctl.ovs);
     manifest_source_destroy(ctl.manifests);
     k8s_source_destroy(ctl.k8s);

@@ -6,7 +6,10 @@
 #     ready without it), and another node's Node is not taken (the Node is
 #     watched with fieldSelector=metadata.name=node1);
 #   - once Node node1 appears with spec.podCIDR 10.244.0.0/24, np-gw0 gets
-#     10.244.0.1/24.
+#     10.244.0.1/24;
+#   - an address added to or removed from np-gw0 later (by someone else)
+#     shows in the flows within 5 s: the controller hears of it from the
+#     kernel, not from its 30 s rescan.
 #
 # Exit 0: pass; 1: fail (message on stderr); 77: skipped (not root, tools
 # or binaries missing).  Never touches the machine's own OVS.
@@ -43,3 +46,26 @@ ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" \
 grep -q "address set to $NP_GW_IP/${NP_POD_CIDR#*/} (from the Node" \
     "$NP_TMP/log/controller.log" || np_fail "no log of the address"
 np_log "PASS: $NP_GATEWAY got $NP_GW_IP from Node node1's podCIDR"
+
+# desired_names ADDR: the desired flows name ADDR as a source.
+desired_names() { np_appctl netpol/dump-desired | grep -q "nw_src=$1[, ]"; }
+# within_5s CMD...: CMD succeeds within 5 s.
+within_5s() {
+    local deadline=$((SECONDS + 5))
+    until "$@"; do
+        [ $SECONDS -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+EXTRA=10.244.0.250
+desired_names "$NP_GW_IP" || np_fail "the flows do not name $NP_GW_IP"
+desired_names "$EXTRA" && np_fail "the flows name $EXTRA already"
+ip -n "$NP_NODE_NS" addr add "$EXTRA/32" dev "$NP_GATEWAY" \
+    || np_fail "cannot add $EXTRA"
+within_5s desired_names "$EXTRA" \
+    || np_fail "$EXTRA added to $NP_GATEWAY: not in the flows within 5 s"
+ip -n "$NP_NODE_NS" addr del "$EXTRA/32" dev "$NP_GATEWAY" \
+    || np_fail "cannot remove $EXTRA"
+within_5s eval '! desired_names "$EXTRA"' \
+    || np_fail "$EXTRA removed from $NP_GATEWAY: still in the flows after 5 s"
+np_log "PASS: addresses added to and removed from $NP_GATEWAY later count"
