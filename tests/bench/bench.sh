@@ -14,6 +14,9 @@
 #                   of the churn stream ("churn": the churn stream only),
 #                   into $BENCH_PERF_DIR (default /tmp) as
 #                   perf-{controller,vswitchd}-PRESET.data
+#   BENCH_PERF_ARGS options for perf record (default "-g")
+#   BENCH_POLL_DELAY seconds to wait after an event before the first poll
+#                   of the controller's statistics (default 0.1)
 #
 # Per preset, in a node namespace of its own (tests/e2e/lib.sh) with its
 # own ovsdb-server and ovs-vswitchd: the generator writes the manifests,
