@@ -634,45 +634,68 @@ flowset_format(const struct flowset *fs, struct ds *s)
     free(lines);
 }
 
+/* A growing array of changes. */
+struct flowset_changes {
+    struct flowset_change *changes;
+    size_t n, allocated;
+};
+
+/* Appends to 'cs' what turns 'i', the installed flow with some key, into
+ * 'd', the desired flow with the same key (either may be NULL): with
+ * 'deletions', only a deletion (the key is gone, or its cookie changed: a
+ * MODIFY cannot change a cookie), otherwise only an addition or a
+ * modification.  Diffs make one pass of each, deletions first. */
+static void
+flowset_diff_key(const struct np_flow *d, const struct np_flow *i,
+                 bool deletions, struct flowset_changes *cs)
+{
+    enum flowset_change_type type;
+    const struct np_flow *flow;
+
+    if (deletions) {
+        if (!i || (d && d->cookie == i->cookie)) {
+            return;
+        }
+        type = FLOWSET_DELETE;
+        flow = i;
+    } else if (!d) {
+        return;
+    } else if (!i || i->cookie != d->cookie) {
+        type = FLOWSET_ADD;
+        flow = d;
+    } else if (!np_flow_actions_equal(d, i)) {
+        type = FLOWSET_MODIFY;
+        flow = d;
+    } else {
+        return;
+    }
+
+    if (cs->n >= cs->allocated) {
+        cs->changes = x2nrealloc(cs->changes, &cs->allocated,
+                                 sizeof *cs->changes);
+    }
+    cs->changes[cs->n].type = type;
+    cs->changes[cs->n].flow = flow;
+    cs->n++;
+}
+
 void
 flowset_diff(const struct flowset *desired, const struct flowset *installed,
              struct flowset_change **changesp, size_t *n_changesp)
 {
-    struct flowset_change *changes = NULL;
-    size_t n = 0, allocated = 0;
+    struct flowset_changes cs = { .changes = NULL };
     const struct np_flow *flow;
 
-#define FLOWSET_DIFF_PUSH(TYPE, FLOW)                                   \
-    do {                                                                \
-        if (n >= allocated) {                                           \
-            changes = x2nrealloc(changes, &allocated, sizeof *changes); \
-        }                                                               \
-        changes[n].type = (TYPE);                                       \
-        changes[n].flow = (FLOW);                                       \
-        n++;                                                            \
-    } while (0)
-
-    /* Deletions first: keys gone from 'desired', and keys whose cookie
-     * changed (a MODIFY cannot change a cookie). */
     FLOWSET_FOR_EACH (flow, installed) {
-        const struct np_flow *d = flowset_find_same_key(desired, flow);
-        if (!d || d->cookie != flow->cookie) {
-            FLOWSET_DIFF_PUSH(FLOWSET_DELETE, flow);
-        }
+        flowset_diff_key(flowset_find_same_key(desired, flow), flow, true,
+                         &cs);
     }
-
     FLOWSET_FOR_EACH (flow, desired) {
-        const struct np_flow *i = flowset_find_same_key(installed, flow);
-        if (!i || i->cookie != flow->cookie) {
-            FLOWSET_DIFF_PUSH(FLOWSET_ADD, flow);
-        } else if (!np_flow_actions_equal(flow, i)) {
-            FLOWSET_DIFF_PUSH(FLOWSET_MODIFY, flow);
-        }
+        flowset_diff_key(flow, flowset_find_same_key(installed, flow), false,
+                         &cs);
     }
-#undef FLOWSET_DIFF_PUSH
-
-    *changesp = changes;
-    *n_changesp = n;
+    *changesp = cs.changes;
+    *n_changesp = cs.n;
 }
 
 bool
@@ -685,48 +708,21 @@ flowset_diff_journal(const struct flowset *desired,
         return false;
     }
 
-    struct flowset_change *changes = NULL;
-    size_t n = 0, allocated = 0;
+    struct flowset_changes cs = { .changes = NULL };
     const struct np_flow_key *k;
 
     /* Two passes, deletions first, as flowset_diff() orders them. */
     for (int pass = 0; pass < 2; pass++) {
         HMAP_FOR_EACH (k, node, &desired->journal) {
-            const struct np_flow *d = flowset_find__(desired, k->table_id,
-                                                     k->priority, &k->match,
-                                                     k->node.hash);
-            const struct np_flow *i = flowset_find__(installed, k->table_id,
-                                                     k->priority, &k->match,
-                                                     k->node.hash);
-            enum flowset_change_type type;
-            const struct np_flow *flow;
-
-            if (!pass) {
-                if (!i || (d && d->cookie == i->cookie)) {
-                    continue;
-                }
-                type = FLOWSET_DELETE;
-                flow = i;
-            } else if (!d) {
-                continue;
-            } else if (!i || i->cookie != d->cookie) {
-                type = FLOWSET_ADD;
-                flow = d;
-            } else if (!np_flow_actions_equal(d, i)) {
-                type = FLOWSET_MODIFY;
-                flow = d;
-            } else {
-                continue;
-            }
-            if (n >= allocated) {
-                changes = x2nrealloc(changes, &allocated, sizeof *changes);
-            }
-            changes[n].type = type;
-            changes[n].flow = flow;
-            n++;
+            flowset_diff_key(flowset_find__(desired, k->table_id, k->priority,
+                                            &k->match, k->node.hash),
+                             flowset_find__(installed, k->table_id,
+                                            k->priority, &k->match,
+                                            k->node.hash),
+                             !pass, &cs);
         }
     }
-    *changesp = changes;
-    *n_changesp = n;
+    *changesp = cs.changes;
+    *n_changesp = cs.n;
     return true;
 }
