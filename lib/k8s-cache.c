@@ -138,6 +138,14 @@ kcache_changes_free__(struct kcache *cache)
     cache->n_changes = 0;
 }
 
+/* Every object may have changed: the log cannot say which. */
+static void
+kcache_lose_changes__(struct kcache *cache)
+{
+    kcache_changes_free__(cache);
+    cache->changes_lost = true;
+}
+
 /* Records that the object of 'kind' named 'namespace'/'name' changed; 'old'
  * is what it was (NULL if new), which the log takes over or frees. */
 static void
@@ -151,8 +159,7 @@ kcache_note__(struct kcache *cache, enum k8s_kind kind,
     }
     if (cache->n_changes >= KCACHE_MAX_CHANGES) {
         kcache_free_object__(kind, old);
-        kcache_changes_free__(cache);
-        cache->changes_lost = true;
+        kcache_lose_changes__(cache);
         return;
     }
 
@@ -163,14 +170,6 @@ kcache_note__(struct kcache *cache, enum k8s_kind kind,
     c->old = old;
     ovs_list_push_back(&cache->changes, &c->list_node);
     cache->n_changes++;
-}
-
-/* Every object may have changed: the log cannot say which. */
-static void
-kcache_lose_changes__(struct kcache *cache)
-{
-    kcache_changes_free__(cache);
-    cache->changes_lost = true;
 }
 
 void
