@@ -1193,14 +1193,17 @@ npc_rule(struct npc_ctx *ctx, const struct k8s_network_policy *np,
         free(ips.cidrs);
     }
 
-    /* One conjunction per group and address family. */
+    /* One conjunction per group and address family.  The numeric group's
+     * conjunction id does not depend on its ports: editing a rule's port
+     * then rewrites the port flows only, not every peer and target flow. */
     const struct shash_node **sorted = shash_sort(&groups);
     for (size_t i = 0; i < shash_count(&groups); i++) {
         const struct npc_group *g = sorted[i]->data;
         for (int v4 = 1; v4 >= 0; v4--) {
             char *key = xasprintf("%s|%s|%"PRIuSIZE"|%s|%s", np->uid,
                                   ingress ? "in" : "eg", idx,
-                                  v4 ? "ip4" : "ip6", g->key);
+                                  v4 ? "ip4" : "ip6",
+                                  g->numeric ? "numeric" : g->key);
             struct npc_conj c = {
                 .ingress = ingress,
                 .v4 = v4,

@@ -9,6 +9,11 @@
 #   BENCH_SEED      workload seed (default 1)
 #   BENCH_CHURN     churn events per kind (default 20; 10 for xlarge)
 #   BENCH_RESULTS   file to append one "key=value ..." line per preset to
+#   BENCH_EVENTS    file to copy the churn stream's per-event lines to
+#                   ("kind latency seen parse compile install flow_mods
+#                   stray switch policies", ms)
+#   BENCH_STRAY     "0": no OpenFlow monitor and no stray-flow check (the
+#                   monitor costs ovs-vswitchd time for every flow changed)
 #   BENCH_PERF      "1": record the controller and ovs-vswitchd with
 #                   "perf record -g" from the controller's start to the end
 #                   of the churn stream ("churn": the churn stream only),
@@ -270,12 +275,16 @@ row "problems reported" "$problems"
 # The switch's own account of the flows each event changes (flow monitor
 # updates), so that the controller need not dump its flows around every
 # event: that would take its CPU and caches from the events measured.
-np_node ovs-ofctl -O OpenFlow10 monitor "$NP_BRIDGE" 'watch:!initial' \
-    >"$NP_TMP/monitor" 2>&1 &
-MONITOR_PID=$!
-NP_PIDS="$NP_PIDS $MONITOR_PID"
-np_wait_until grep -q 'NXST_FLOW_MONITOR reply' "$NP_TMP/monitor" \
-    || np_fail "ovs-ofctl monitor did not start"
+MONITOR_PID=
+: >"$NP_TMP/monitor"
+if [ "${BENCH_STRAY:-1}" != 0 ]; then
+    np_node ovs-ofctl -O OpenFlow10 monitor "$NP_BRIDGE" 'watch:!initial' \
+        >"$NP_TMP/monitor" 2>&1 &
+    MONITOR_PID=$!
+    NP_PIDS="$NP_PIDS $MONITOR_PID"
+    np_wait_until grep -q 'NXST_FLOW_MONITOR reply' "$NP_TMP/monitor" \
+        || np_fail "ovs-ofctl monitor did not start"
+fi
 
 # monitor_lines FROM N: waits until the monitor has printed N flow updates
 # after line FROM and prints them (fewer after 5 s).
@@ -313,9 +322,11 @@ while read -r seq kind op file src ip; do
         sw_ms=$(ms "$(stat last-bundle-sent-wall-us)" \
                    "$(stat last-bundle-acked-wall-us)")
     fi
-    monitor_lines "$mark" "$changed" >"$NP_TMP/updates"
     stray=-
-    if [ "$(grep -c . "$NP_TMP/updates")" -ne "$changed" ]; then
+    if [ -z "$MONITOR_PID" ]; then
+        :
+    elif monitor_lines "$mark" "$changed" >"$NP_TMP/updates";
+         [ "$(grep -c . "$NP_TMP/updates")" -ne "$changed" ]; then
         stray="?"
     elif [ "$ip" != - ] && [ "$kind" != local-relabel ]; then
         # Updates that do not name the pod's address.
@@ -327,7 +338,8 @@ while read -r seq kind op file src ip; do
     n_events=$((n_events + 1))
 done <"$W/churn/events"
 LOAD_END=$(load)
-kill "$MONITOR_PID" 2>/dev/null
+[ -n "${BENCH_EVENTS:-}" ] && cp "$NP_TMP/lat" "$BENCH_EVENTS"
+[ -n "$MONITOR_PID" ] && kill "$MONITOR_PID" 2>/dev/null
 for pid in $PERF_PIDS; do
     kill -INT "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null

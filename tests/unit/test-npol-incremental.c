@@ -1497,6 +1497,35 @@ test_stats(void **state OVS_UNUSED)
     assert_true(st.n_recompiled >= 1);
     assert_true(st.n_recompiled < st.n_policies);
 
+    /* A new port number in a rule rewrites its port flows and nothing
+     * else: the conjunction keeps its id, so the peer, target and action
+     * flows stay as they are. */
+    struct flowset before;
+    struct flowset_change *changes;
+    size_t n_changes;
+    flowset_init(&before);
+    flowset_clone(&before, &inc);
+    fixed_policy(&s, "t2", "np1", "s-2-1",
+                 "{podSelector: {matchLabels: {app: a}}, "
+                 "ingress: [{from: [{podSelector: {matchLabels: "
+                 "{role: x}}}], ports: [{port: 81}]}]}");
+    fixed_run(&s, c, &inc, "port of t2/np1", &st);
+    flowset_diff(&inc, &before, &changes, &n_changes);
+    for (size_t i = 0; i < n_changes; i++) {
+        struct ds d = DS_EMPTY_INITIALIZER;
+        np_flow_format(changes[i].flow, &d);
+        printf("# port change: %s %s\n",
+               changes[i].type == FLOWSET_ADD ? "add" : "delete",
+               ds_cstr(&d));
+        assert_int_not_equal(changes[i].type, FLOWSET_MODIFY);
+        assert_non_null(strstr(ds_cstr(&d), changes[i].type == FLOWSET_ADD
+                               ? "tp_dst=81" : "tp_dst=80"));
+        ds_destroy(&d);
+    }
+    assert_int_equal(n_changes, 2);
+    free(changes);
+    flowset_destroy(&before);
+
     /* Settings. */
     s.reeval = false;
     fixed_run(&s, c, &inc, "reeval_established off", &st);
