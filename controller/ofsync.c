@@ -15,8 +15,10 @@
 #include "lib/flow-set.h"
 #include "netpol/pipeline.h"
 #include "byte-order.h"
+#include "hash.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
@@ -38,6 +40,12 @@ VLOG_DEFINE_THIS_MODULE(ofsync);
 
 /* Messages handled per ofsync_run() before yielding to the main loop. */
 #define OFSYNC_MAX_RECV 50
+
+/* A bundle that deletes every installed flow with some cookie, this many
+ * flows or more, deletes them with one flow_mod that matches the cookie
+ * instead of one per flow: a policy that goes away, or no longer selects
+ * any local pod, then costs the switch one message instead of hundreds. */
+#define OFSYNC_COOKIE_DELETE_MIN 8
 
 /* Backoff after a failed bundle or flow dump, in milliseconds. */
 #define OFSYNC_BACKOFF_MIN 1000
@@ -85,6 +93,9 @@ struct ofsync_sent_msg {
                                  * set until the bundle is sent) or
                                  * 'installed' (DELETE); NULL for bundle
                                  * control. */
+    bool by_cookie;             /* DELETE: one of the flows that a delete
+                                 * by cookie (one message, one 'xid' for
+                                 * them all) removes. */
 };
 
 struct ofsync {
@@ -154,7 +165,8 @@ struct ofsync {
 
     /* Statistics. */
     uint64_t n_bundles;
-    uint64_t n_flow_mods;
+    uint64_t n_flow_mods;       /* Flows added, modified or deleted. */
+    uint64_t n_cookie_deletes;  /* Flow_mods that deleted a whole cookie. */
     long long int last_sent_us;     /* Of the last committed bundle: sent */
     long long int last_acked_us;    /* and acknowledged (wall clock). */
     uint64_t n_failures;
@@ -801,7 +813,11 @@ ofsync_handle_error(struct ofsync *sw, const struct ofp_header *oh)
     if (sw->in_flight) {
         const struct ofsync_sent_msg *m = ofsync_find_sent(sw, oh->xid);
         if (m) {
-            if (m->flow && !VLOG_DROP_WARN(&rl)) {
+            if (m->by_cookie) {
+                VLOG_WARN_RL(&rl, "%s: delete of the flows with cookie "
+                             "%#"PRIx64" failed (%s)", sw->target,
+                             m->flow->cookie, err_s);
+            } else if (m->flow && !VLOG_DROP_WARN(&rl)) {
                 struct ds s = DS_EMPTY_INITIALIZER;
                 np_flow_format(m->flow, &s);
                 VLOG_WARN("%s: %s of flow failed (%s): %s", sw->target,
@@ -876,7 +892,8 @@ ofsync_handle_msg(struct ofsync *sw, const struct ofp_header *oh)
 
 static void
 ofsync_record_sent(struct ofsync *sw, ovs_be32 xid,
-                   enum flowset_change_type type, struct np_flow *flow)
+                   enum flowset_change_type type, struct np_flow *flow,
+                   bool by_cookie)
 {
     if (sw->n_sent >= sw->allocated_sent) {
         sw->sent = x2nrealloc(sw->sent, &sw->allocated_sent,
@@ -886,14 +903,16 @@ ofsync_record_sent(struct ofsync *sw, ovs_be32 xid,
         .xid = xid,
         .type = type,
         .flow = flow,
+        .by_cookie = by_cookie,
     };
 }
 
 /* Encodes 'change' as a flow_mod wrapped in an OFPT_BUNDLE_ADD_MESSAGE for
- * bundle 'bc'.  Returns NULL if the message would be too big for OpenFlow's
- * 16-bit length. */
+ * bundle 'bc'; if 'by_cookie', a DELETE 'change' becomes a delete of every
+ * flow with its cookie, in any table.  Returns NULL if the message would be
+ * too big for OpenFlow's 16-bit length. */
 static struct ofpbuf *
-ofsync_encode_change(const struct flowset_change *change,
+ofsync_encode_change(const struct flowset_change *change, bool by_cookie,
                      const struct ofputil_bundle_ctrl_msg *bc,
                      enum ofp_version version, struct ofpbuf *ofpacts)
 {
@@ -924,6 +943,14 @@ ofsync_encode_change(const struct flowset_change *change,
         fm.command = OFPFC_DELETE_STRICT;
         fm.cookie = htonll(flow->cookie);
         fm.cookie_mask = OVS_BE64_MAX;
+        if (by_cookie) {
+            struct match catchall;
+            match_init_catchall(&catchall);
+            minimatch_init(&fm.match, &catchall);
+            fm.command = OFPFC_DELETE;
+            fm.table_id = OFPTT_ALL;
+            fm.priority = 0;
+        }
         break;
     }
     if (change->type != FLOWSET_DELETE) {
@@ -934,6 +961,9 @@ ofsync_encode_change(const struct flowset_change *change,
 
     struct ofpbuf *fm_msg = ofputil_encode_flow_mod(
         &fm, ofputil_protocol_from_ofp_version(version));
+    if (by_cookie) {
+        minimatch_destroy(&fm.match);
+    }
     if (fm_msg->size > UINT16_MAX) {
         /* The header's length would wrap and ofputil_encode_bundle_add()
          * would copy a truncated message. */
@@ -953,6 +983,91 @@ ofsync_encode_change(const struct flowset_change *change,
         return NULL;
     }
     return msg;
+}
+
+/* A cookie among the flows a bundle deletes. */
+struct ofsync_cookie {
+    struct hmap_node node;      /* In a map by hash of 'cookie'. */
+    uint64_t cookie;
+    size_t n_deletes;           /* Flows with 'cookie' that it deletes. */
+    size_t n_others;            /* Flows with 'cookie' that it adds or
+                                 * modifies. */
+    size_t n_installed;         /* Installed flows with 'cookie'. */
+    bool by_cookie;             /* Deleted with one flow_mod. */
+    bool xid_valid;             /* That flow_mod is queued, as 'xid'. */
+    ovs_be32 xid;
+};
+
+static struct ofsync_cookie *
+ofsync_cookie_find(const struct hmap *cookies, uint64_t cookie)
+{
+    struct ofsync_cookie *ck;
+
+    HMAP_FOR_EACH_WITH_HASH (ck, node, hash_uint64(cookie), cookies) {
+        if (ck->cookie == cookie) {
+            return ck;
+        }
+    }
+    return NULL;
+}
+
+static void
+ofsync_cookies_destroy(struct hmap *cookies)
+{
+    struct ofsync_cookie *ck;
+
+    HMAP_FOR_EACH_POP (ck, node, cookies) {
+        free(ck);
+    }
+    hmap_destroy(cookies);
+}
+
+/* Fills 'cookies' with the cookies of the flows that 'changes' touches and
+ * marks 'by_cookie' those whose flows it only deletes, all of those in
+ * 'installed' and at least OFSYNC_COOKIE_DELETE_MIN: one non-strict delete
+ * by cookie does the same to the switch.  (A cookie that the bundle also
+ * adds or modifies is left alone, so that the order of its messages cannot
+ * matter.) */
+static void
+ofsync_plan_cookie_deletes(const struct ofsync *sw,
+                           const struct flowset_change *changes,
+                           size_t n_changes, struct hmap *cookies)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < n_changes; i++) {
+        uint64_t cookie = changes[i].flow->cookie;
+        struct ofsync_cookie *ck = ofsync_cookie_find(cookies, cookie);
+        if (!ck) {
+            ck = xzalloc(sizeof *ck);
+            ck->cookie = cookie;
+            hmap_insert(cookies, &ck->node, hash_uint64(cookie));
+        }
+        if (changes[i].type == FLOWSET_DELETE) {
+            any |= ++ck->n_deletes == OFSYNC_COOKIE_DELETE_MIN;
+        } else {
+            ck->n_others++;
+        }
+    }
+    if (!any) {
+        return;
+    }
+
+    /* Count the installed flows of the cookies.  This walks every installed
+     * flow, which costs much less than the flow_mods it saves. */
+    const struct np_flow *flow;
+    FLOWSET_FOR_EACH (flow, &sw->installed) {
+        struct ofsync_cookie *ck = ofsync_cookie_find(cookies, flow->cookie);
+        if (ck) {
+            ck->n_installed++;
+        }
+    }
+    struct ofsync_cookie *ck;
+    HMAP_FOR_EACH (ck, node, cookies) {
+        ck->by_cookie = (ck->n_deletes >= OFSYNC_COOKIE_DELETE_MIN
+                         && ck->n_deletes == ck->n_installed
+                         && !ck->n_others);
+    }
 }
 
 /* Logs the flow_mods of bundle 'bundle_id' in 'sw->sent', for debugging. */
@@ -1021,16 +1136,31 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
      * bundle commits, so 'installed' keeps reflecting what the bridge
      * has. */
     struct ofpbuf *msg = ofputil_encode_bundle_ctrl_request(version, &bc);
-    ofsync_record_sent(sw, ofsync_msg_xid(msg), FLOWSET_ADD, NULL);
+    ofsync_record_sent(sw, ofsync_msg_xid(msg), FLOWSET_ADD, NULL, false);
     ofsync_conn_queue(sw, msg);
+
+    struct hmap cookies = HMAP_INITIALIZER(&cookies);
+    ofsync_plan_cookie_deletes(sw, changes, n_changes, &cookies);
 
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
-    size_t n_flow_mods = 0;
+    size_t n_flow_mods = 0, n_cookie_deletes = 0;
     for (size_t i = 0; i < n_changes; i++) {
         const struct flowset_change *c = &changes[i];
+        struct ofsync_cookie *ck = (c->type == FLOWSET_DELETE
+                                    ? ofsync_cookie_find(&cookies,
+                                                         c->flow->cookie)
+                                    : NULL);
+        bool by_cookie = ck && ck->by_cookie;
 
-        msg = ofsync_encode_change(c, &bc, version, &ofpacts);
+        if (by_cookie && ck->xid_valid) {
+            /* Gone with the cookie's delete, sent earlier. */
+            ofsync_record_sent(sw, ck->xid, c->type,
+                               CONST_CAST(struct np_flow *, c->flow), true);
+            n_flow_mods++;
+            continue;
+        }
+        msg = ofsync_encode_change(c, by_cookie, &bc, version, &ofpacts);
         if (!msg) {
             struct ds s = DS_EMPTY_INITIALIZER;
             np_flow_format(c->flow, &s);
@@ -1041,17 +1171,23 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
             continue;
         }
         ofsync_record_sent(sw, ofsync_msg_xid(msg), c->type,
-                           CONST_CAST(struct np_flow *, c->flow));
+                           CONST_CAST(struct np_flow *, c->flow), by_cookie);
+        if (by_cookie) {
+            ck->xid = ofsync_msg_xid(msg);
+            ck->xid_valid = true;
+            n_cookie_deletes++;
+        }
         ofsync_conn_queue(sw, msg);
         n_flow_mods++;
     }
     ofpbuf_uninit(&ofpacts);
+    ofsync_cookies_destroy(&cookies);
     free(changes);
 
     bc.type = OFPBCT_COMMIT_REQUEST;
     msg = ofputil_encode_bundle_ctrl_request(version, &bc);
     sw->commit_xid = ofsync_msg_xid(msg);
-    ofsync_record_sent(sw, sw->commit_xid, FLOWSET_ADD, NULL);
+    ofsync_record_sent(sw, sw->commit_xid, FLOWSET_ADD, NULL, false);
     ofsync_conn_queue(sw, msg);
 
     if (!n_flow_mods) {
@@ -1072,6 +1208,7 @@ ofsync_send_bundle(struct ofsync *sw, struct flowset *desired)
 
     flowset_journal_reset(desired);
     sw->n_flow_mods += n_flow_mods;
+    sw->n_cookie_deletes += n_cookie_deletes;
     if (error) {
         /* The connection is going away; the reconnect starts over. */
         sw->n_sent = 0;
@@ -1266,6 +1403,8 @@ ofsync_dump_status(const struct ofsync *sw, struct ds *s)
                   sw->in_flight ? "yes" : "no");
     ds_put_format(s, "bundles committed: %"PRIu64"\n", sw->n_bundles);
     ds_put_format(s, "flow_mods sent: %"PRIu64"\n", sw->n_flow_mods);
+    ds_put_format(s, "deletes by cookie: %"PRIu64"\n",
+                  sw->n_cookie_deletes);
     ds_put_format(s, "connections: %"PRIu64"\n", sw->n_connects);
     ds_put_format(s, "flow dumps: %"PRIu64"\n", sw->n_dumps);
     ds_put_format(s, "failures: %"PRIu64"\n", sw->n_failures);

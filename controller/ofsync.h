@@ -54,8 +54,9 @@ bool ofsync_is_synced(const struct ofsync *, const struct flowset *desired);
  * ovs-vswitchd has our flows. */
 unsigned int ofsync_connection_seqno(const struct ofsync *);
 
-/* Counters for tests and benchmarks: bundles committed and flow_mods sent
- * since creation. */
+/* Counters for tests and benchmarks: bundles committed and flow changes
+ * sent since creation (a flow that a delete by cookie removes counts as
+ * one). */
 uint64_t ofsync_n_bundles(const struct ofsync *);
 uint64_t ofsync_n_flow_mods(const struct ofsync *);
 

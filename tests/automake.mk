@@ -130,6 +130,7 @@ E2E_TESTS = \
 	tests/e2e/cni-stress.sh \
 	tests/e2e/seed-policies.sh \
 	tests/e2e/manifest-dir.sh \
+	tests/e2e/flow-sync.sh \
 	tests/e2e/features.sh \
 	tests/e2e/ipv6.sh \
 	tests/e2e/differential.sh \
