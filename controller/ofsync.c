@@ -131,6 +131,8 @@ struct ofsync {
      * everything is reset, never while a bundle is in flight: 'sent' points
      * into it. */
     struct flowset installed;
+    struct hmap installed_cookies;  /* struct ofsync_cookie_count: how
+                                     * many of 'installed' have a cookie. */
 
     /* The version of a desired flow set that 'installed' is known to equal,
      * 0 if none.  Flow set versions are unique among all sets and change
@@ -483,6 +485,71 @@ ofsync_conn_wait(struct ofsync *sw)
     }
 }
 
+
+/* How many installed flows have one cookie. */
+struct ofsync_cookie_count {
+    struct hmap_node node;      /* In 'installed_cookies'. */
+    uint64_t cookie;
+    size_t n;
+};
+
+static size_t
+ofsync_n_installed_with_cookie(const struct ofsync *sw, uint64_t cookie)
+{
+    const struct ofsync_cookie_count *cc;
+
+    HMAP_FOR_EACH_WITH_HASH (cc, node, hash_uint64(cookie),
+                             &sw->installed_cookies) {
+        if (cc->cookie == cookie) {
+            return cc->n;
+        }
+    }
+    return 0;
+}
+
+/* Adds 'delta' (1 or -1) to the count of installed flows with 'cookie'. */
+static void
+ofsync_count_cookie(struct ofsync *sw, uint64_t cookie, int delta)
+{
+    struct ofsync_cookie_count *cc;
+
+    HMAP_FOR_EACH_WITH_HASH (cc, node, hash_uint64(cookie),
+                             &sw->installed_cookies) {
+        if (cc->cookie == cookie) {
+            cc->n += delta;
+            if (!cc->n) {
+                hmap_remove(&sw->installed_cookies, &cc->node);
+                free(cc);
+            }
+            return;
+        }
+    }
+    ovs_assert(delta > 0);
+    cc = xmalloc(sizeof *cc);
+    cc->cookie = cookie;
+    cc->n = delta;
+    hmap_insert(&sw->installed_cookies, &cc->node, hash_uint64(cookie));
+}
+
+/* Removes 'flow', which is in 'sw->installed', and frees it. */
+static void
+ofsync_installed_remove(struct ofsync *sw, struct np_flow *flow)
+{
+    ofsync_count_cookie(sw, flow->cookie, -1);
+    flowset_remove(&sw->installed, flow);
+}
+
+static void
+ofsync_installed_clear(struct ofsync *sw)
+{
+    struct ofsync_cookie_count *cc;
+
+    HMAP_FOR_EACH_POP (cc, node, &sw->installed_cookies) {
+        free(cc);
+    }
+    flowset_clear(&sw->installed);
+}
+
 struct ofsync *
 ofsync_create(const char *target)
 {
@@ -505,6 +572,7 @@ ofsync_create(const char *target)
     ofpbuf_init(&sw->rxmsg, 0);
     ofpbuf_init(&sw->txbuf, 0);
     flowset_init(&sw->installed);
+    hmap_init(&sw->installed_cookies);
     flowset_init(&sw->dumped);
     flowset_init(&sw->pending);
     sw->retry_at = LLONG_MIN;
@@ -521,7 +589,9 @@ ofsync_destroy(struct ofsync *sw)
         ofpbuf_uninit(&sw->rxbuf);
         ofpbuf_uninit(&sw->rxmsg);
         ofpbuf_uninit(&sw->txbuf);
+        ofsync_installed_clear(sw);
         flowset_destroy(&sw->installed);
+        hmap_destroy(&sw->installed_cookies);
         flowset_destroy(&sw->dumped);
         flowset_destroy(&sw->pending);
         free(sw->sent);
@@ -569,7 +639,7 @@ static void
 ofsync_reset(struct ofsync *sw, enum ofsync_state state)
 {
     sw->state = state;
-    flowset_clear(&sw->installed);
+    ofsync_installed_clear(sw);
     sw->synced_version = 0;
     flowset_clear(&sw->dumped);
     ofsync_clear_pending(sw);
@@ -609,7 +679,7 @@ static void
 ofsync_fail(struct ofsync *sw)
 {
     sw->n_failures++;
-    flowset_clear(&sw->installed);
+    ofsync_installed_clear(sw);
     sw->synced_version = 0;
     flowset_clear(&sw->dumped);
     ofsync_clear_pending(sw);
@@ -731,8 +801,12 @@ ofsync_handle_flow_stats_reply(struct ofsync *sw, const struct ofp_header *oh)
     if (!ofpmp_more(oh)) {
         VLOG_DBG("%s: bridge has %"PRIuSIZE" of our flows", sw->target,
                  flowset_count(&sw->dumped));
+        ofsync_installed_clear(sw);
         flowset_swap(&sw->installed, &sw->dumped);
-        flowset_clear(&sw->dumped);
+        const struct np_flow *flow;
+        FLOWSET_FOR_EACH (flow, &sw->installed) {
+            ofsync_count_cookie(sw, flow->cookie, 1);
+        }
         sw->synced_version = 0;
         sw->state = OFSYNC_S_SYNCING;
     }
@@ -762,15 +836,16 @@ ofsync_apply_bundle(struct ofsync *sw)
         if (!m->flow) {
             /* Bundle control. */
         } else if (m->type == FLOWSET_DELETE) {
-            flowset_remove(&sw->installed, m->flow);
+            ofsync_installed_remove(sw, m->flow);
         } else {
             /* An OFPFC_ADD replaces a flow with the same key (e.g. one
              * whose deletion was too big to send), a MODIFY the actions of
              * the one that is there. */
             struct np_flow *old = flowset_find_flow(&sw->installed, m->flow);
             if (old) {
-                flowset_remove(&sw->installed, old);
+                ofsync_installed_remove(sw, old);
             }
+            ofsync_count_cookie(sw, m->flow->cookie, 1);
             flowset_insert_copy(&sw->installed, m->flow);
         }
     }
@@ -992,7 +1067,6 @@ struct ofsync_cookie {
     size_t n_deletes;           /* Flows with 'cookie' that it deletes. */
     size_t n_others;            /* Flows with 'cookie' that it adds or
                                  * modifies. */
-    size_t n_installed;         /* Installed flows with 'cookie'. */
     bool by_cookie;             /* Deleted with one flow_mod. */
     bool xid_valid;             /* That flow_mod is queued, as 'xid'. */
     ovs_be32 xid;
@@ -1035,6 +1109,9 @@ ofsync_plan_cookie_deletes(const struct ofsync *sw,
 {
     bool any = false;
 
+    if (n_changes < OFSYNC_COOKIE_DELETE_MIN) {
+        return;
+    }
     for (size_t i = 0; i < n_changes; i++) {
         uint64_t cookie = changes[i].flow->cookie;
         struct ofsync_cookie *ck = ofsync_cookie_find(cookies, cookie);
@@ -1053,20 +1130,13 @@ ofsync_plan_cookie_deletes(const struct ofsync *sw,
         return;
     }
 
-    /* Count the installed flows of the cookies.  This walks every installed
-     * flow, which costs much less than the flow_mods it saves. */
-    const struct np_flow *flow;
-    FLOWSET_FOR_EACH (flow, &sw->installed) {
-        struct ofsync_cookie *ck = ofsync_cookie_find(cookies, flow->cookie);
-        if (ck) {
-            ck->n_installed++;
-        }
-    }
     struct ofsync_cookie *ck;
     HMAP_FOR_EACH (ck, node, cookies) {
         ck->by_cookie = (ck->n_deletes >= OFSYNC_COOKIE_DELETE_MIN
-                         && ck->n_deletes == ck->n_installed
-                         && !ck->n_others);
+                         && !ck->n_others
+                         && (ck->n_deletes
+                             == ofsync_n_installed_with_cookie(sw,
+                                                               ck->cookie)));
     }
 }
 

@@ -1436,6 +1436,9 @@ npc_pod_key(const char *namespace, const char *name)
 /* The state of one policy in an npol_compiler. */
 struct npc_pstate {
     struct hmap_node node;      /* In 'policies', by namespace/name. */
+    struct hmap_node object_node;   /* In 'by_object', by 'object'. */
+    const void *object;         /* The cache's object for the policy when
+                                 * last seen: compared, never followed. */
     char *namespace;
     char *name;
     char *uid;
@@ -1628,6 +1631,7 @@ struct npol_compiler {
 
     /* Policies. */
     struct hmap policies;       /* struct npc_pstate. */
+    struct hmap by_object;      /* struct npc_pstate, by 'object'. */
     struct npc_pstate **sorted; /* All of them by uid, namespace, name. */
     size_t n_sorted, allocated_sorted;
 
@@ -1645,6 +1649,7 @@ npol_compiler_create(void)
     flowset_init(&c->isolation);
     svec_init(&c->isolation_problems);
     hmap_init(&c->policies);
+    hmap_init(&c->by_object);
     return c;
 }
 
@@ -1667,6 +1672,7 @@ npc_reset(struct npol_compiler *c)
     HMAP_FOR_EACH_POP (ps, node, &c->policies) {
         npc_pstate_free(ps);
     }
+    hmap_clear(&c->by_object);
     free(c->sorted);
     c->sorted = NULL;
     c->n_sorted = c->allocated_sorted = 0;
@@ -1691,6 +1697,7 @@ npol_compiler_destroy(struct npol_compiler *c)
         flowset_destroy(&c->isolation);
         svec_destroy(&c->isolation_problems);
         hmap_destroy(&c->policies);
+        hmap_destroy(&c->by_object);
         free(c);
     }
 }
@@ -1802,6 +1809,42 @@ npc_pstate_set_uid(struct npc_pstate *ps, const char *uid)
     ps->uid_hash = hash_string(uid, 0);
 }
 
+/* Records that 'np' is the cache's object for 'ps'. */
+static void
+npc_pstate_set_object(struct npol_compiler *c, struct npc_pstate *ps,
+                      const struct k8s_network_policy *np)
+{
+    if (ps->object != np) {
+        if (ps->object) {
+            hmap_remove(&c->by_object, &ps->object_node);
+        }
+        ps->object = np;
+        hmap_insert(&c->by_object, &ps->object_node, hash_pointer(np, 0));
+    }
+}
+
+/* Returns the state of policy 'np', an object in the cache.  By the
+ * object's address first: that skips hashing and comparing names for
+ * each of the cache's policies at every compilation.  An address names
+ * one policy for as long as the object lives, and the change log reports
+ * every object that the cache replaces or removes (see npc_mark_dirty()),
+ * so the address of a freed object is never looked up; were a change
+ * missed, the name would still find the state. */
+static struct npc_pstate *
+npc_pstate_find_object(const struct npol_compiler *c,
+                       const struct k8s_network_policy *np)
+{
+    struct npc_pstate *ps;
+
+    HMAP_FOR_EACH_WITH_HASH (ps, object_node, hash_pointer(np, 0),
+                             &c->by_object) {
+        if (ps->object == np) {
+            return ps;
+        }
+    }
+    return npc_pstate_find(c, np->namespace, np->name);
+}
+
 static struct npc_pstate *
 npc_pstate_create(struct npol_compiler *c,
                   const struct k8s_network_policy *np)
@@ -1817,6 +1860,7 @@ npc_pstate_create(struct npol_compiler *c,
     svec_init(&ps->targets);
     hmap_insert(&c->policies, &ps->node,
                 npc_hash_name(np->namespace, np->name));
+    npc_pstate_set_object(c, ps, np);
     return ps;
 }
 
@@ -1825,6 +1869,9 @@ npc_pstate_destroy(struct npol_compiler *c, struct npc_pstate *ps)
 {
     npc_sorted_remove(c, ps);
     hmap_remove(&c->policies, &ps->node);
+    if (ps->object) {
+        hmap_remove(&c->by_object, &ps->object_node);
+    }
     npc_pstate_free(ps);
 }
 
@@ -1960,6 +2007,7 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
                                                     ch->name);
             if (np && ps) {
                 ps->dirty = true;
+                npc_pstate_set_object(c, ps, np);
                 if (strcmp(ps->uid, np->uid)) {
                     npc_sorted_remove(c, ps);
                     npc_pstate_set_uid(ps, np->uid);
@@ -2019,8 +2067,7 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
     if (n_pods || n_ns_labels) {
         const struct k8s_network_policy *np;
         KCACHE_FOR_EACH_POLICY (np, cache) {
-            struct npc_pstate *ps = npc_pstate_find(c, np->namespace,
-                                                    np->name);
+            struct npc_pstate *ps = npc_pstate_find_object(c, np);
             if (!ps || ps->dirty) {
                 continue;
             }

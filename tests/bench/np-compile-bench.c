@@ -22,7 +22,16 @@
  * pod relabel, policy delete and re-add, remote pod delete and re-add
  * (CPU per change: median and max, and policies recompiled), and checks
  * that the result still equals a full compile of the same objects (exit
- * status 1 if not). */
+ * status 1 if not).
+ *
+ *     np-compile-bench --replay DIR
+ *
+ * Compiles DIR/manifests/ once, then replays the churn stream of
+ * DIR/churn/events through the cache, one event and one incremental
+ * compilation at a time, as the controller would see it, and prints the
+ * CPU per event kind (median and max), the slowest events, and whether
+ * the result equals a full compile.  For profiling the compiler on the
+ * events that the scale benchmark finds slow, e.g. under "perf record". */
 
 #include <config.h>
 
@@ -42,6 +51,7 @@
 #include "lib/portmap.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-port.h"
+#include "openvswitch/shash.h"
 #include "packets.h"
 #include "sort.h"
 #include "svec.h"
@@ -341,12 +351,236 @@ stage_record(struct stage *s, long long int start)
     }
 }
 
+/* Decodes one manifest file into a new JSON array of objects. */
+static json_t *
+parse_file(const char *path)
+{
+    size_t size;
+    char *text = read_file(path, &size);
+    json_t *objs;
+    char *error = k8s_decode_text(text, size, &objs);
+    if (error) {
+        ovs_fatal(0, "%s: %s", path, error);
+    }
+    free(text);
+    return objs;
+}
+
+/* Removes the objects of 'objs' (a JSON array) from 'cache'. */
+static void
+remove_objects(struct kcache *cache, const json_t *objs)
+{
+    size_t idx;
+    json_t *obj;
+
+    json_array_foreach (objs, idx, obj) {
+        const json_t *md = json_object_get(obj, "metadata");
+        enum k8s_kind kind;
+        if (!k8s_kind_from_string(json_string_value(json_object_get(obj,
+                                                                    "kind")),
+                                  &kind)) {
+            ovs_fatal(0, "unknown kind");
+        }
+        kcache_remove(cache, kind,
+                      json_string_value(json_object_get(md, "namespace")),
+                      json_string_value(json_object_get(md, "name")));
+    }
+}
+
+struct replay_event {
+    char kind[32];
+    long long int cpu;
+    size_t recompiled, flows;
+    int seq;
+};
+
+static int
+replay_event_cmp(const void *a_, const void *b_)
+{
+    const struct replay_event *a = a_, *b = b_;
+    return a->cpu < b->cpu ? 1 : a->cpu > b->cpu ? -1 : 0;
+}
+
+/* --replay (see the comment at the top). */
+static int
+replay(const char *dir, struct npol_input *in)
+{
+    struct kcache *cache = CONST_CAST(struct kcache *, in->cache);
+    struct shash files = SHASH_INITIALIZER(&files);
+    char *mdir = xasprintf("%s/manifests", dir);
+    struct svec names = SVEC_EMPTY_INITIALIZER;
+    DIR *d = opendir(mdir);
+    struct dirent *de;
+
+    if (!d) {
+        ovs_fatal(errno, "%s", mdir);
+    }
+    while ((de = readdir(d)) != NULL) {
+        const char *dot = strrchr(de->d_name, '.');
+        if (de->d_name[0] != '.' && dot && !strcmp(dot, ".json")) {
+            svec_add(&names, de->d_name);
+        }
+    }
+    closedir(d);
+    svec_sort(&names);
+
+    const char *name;
+    size_t i;
+    SVEC_FOR_EACH (i, name, &names) {
+        char *path = xasprintf("%s/%s", mdir, name);
+        json_t *objs = parse_file(path);
+        size_t idx;
+        json_t *obj;
+        json_array_foreach (objs, idx, obj) {
+            char *error = kcache_upsert(cache, NULL, obj);
+            if (error) {
+                ovs_fatal(0, "%s: %s", path, error);
+            }
+        }
+        shash_add(&files, name, objs);
+        free(path);
+    }
+    svec_destroy(&names);
+
+    struct npol_compiler *c = npol_compiler_create();
+    struct flowset fs, full;
+    flowset_init(&fs);
+    flowset_init(&full);
+    kcache_track_changes(cache, true);
+    kcache_changes_clear(cache);
+    npol_compiler_run(c, in, &fs, NULL);
+    kcache_changes_clear(cache);
+    if (getenv("NP_REPLAY_JOURNAL")) {
+        flowset_journal_start(&fs);
+    }
+
+    const char *cold_env = getenv("NP_REPLAY_COLD_MB");
+    size_t cold_size = cold_env ? (size_t) atoi(cold_env) << 20 : 0;
+    char *cold = cold_size ? xmalloc(cold_size) : NULL;
+    char *events = xasprintf("%s/churn/events", dir);
+    FILE *f = fopen(events, "r");
+    if (!f) {
+        ovs_fatal(errno, "%s", events);
+    }
+    struct replay_event *evs = NULL;
+    size_t n_evs = 0, allocated_evs = 0;
+    char kind[32], op[16], file[256], src[256], ip[64];
+    int seq;
+    while (fscanf(f, "%d %31s %15s %255s %255s %63s", &seq, kind, op, file,
+                  src, ip) == 6) {
+        json_t *old = shash_find_and_delete(&files, file);
+        if (old) {
+            remove_objects(cache, old);
+            json_decref(old);
+        }
+        if (!strcmp(op, "write")) {
+            char *path = xasprintf("%s/churn/%s", dir, src);
+            json_t *objs = parse_file(path);
+            size_t idx;
+            json_t *obj;
+            json_array_foreach (objs, idx, obj) {
+                char *error = kcache_upsert(cache, NULL, obj);
+                if (error) {
+                    ovs_fatal(0, "%s: %s", path, error);
+                }
+            }
+            shash_add(&files, file, objs);
+            free(path);
+        }
+
+        if (cold) {
+            /* What the controller sees between events: caches that other
+             * processes have used. */
+            memset(cold, seq, cold_size);
+        }
+        struct npol_compiler_stats st;
+        long long int t = cpu_usec();
+        npol_compiler_run(c, in, &fs, NULL);
+        kcache_changes_clear(cache);
+        t = cpu_usec() - t;
+        flowset_journal_reset(&fs);
+        npol_compiler_get_stats(c, &st);
+        if (n_evs >= allocated_evs) {
+            evs = x2nrealloc(evs, &allocated_evs, sizeof *evs);
+        }
+        struct replay_event *e = &evs[n_evs++];
+        ovs_strlcpy(e->kind, kind, sizeof e->kind);
+        e->cpu = t;
+        e->recompiled = st.n_recompiled;
+        e->flows = st.n_flows_removed + st.n_flows_added;
+        e->seq = seq;
+    }
+    fclose(f);
+    free(events);
+    free(cold);
+
+    static const char *kinds[] = {
+        "pod-add", "pod-delete", "pod-relabel", "local-relabel", "np-add",
+        "np-update", "np-delete",
+    };
+    long long int total = 0;
+    for (size_t j = 0; j < n_evs; j++) {
+        total += evs[j].cpu;
+    }
+    printf("replay %"PRIuSIZE" events: cpu total %.1f ms\n", n_evs,
+           total / 1000.0);
+    long long int *cpu = xmalloc(MAX(n_evs, 1) * sizeof *cpu);
+    for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+        size_t n = 0;
+        for (size_t j = 0; j < n_evs; j++) {
+            if (!strcmp(evs[j].kind, kinds[k])) {
+                cpu[n++] = evs[j].cpu;
+            }
+        }
+        if (n) {
+            qsort(cpu, n, sizeof *cpu, cmp_ll);
+            printf("replay %-14s n %3"PRIuSIZE"  cpu p50 %6.2f ms  "
+                   "max %6.2f ms\n", kinds[k], n, cpu[n / 2] / 1000.0,
+                   cpu[n - 1] / 1000.0);
+        }
+    }
+    free(cpu);
+    qsort(evs, n_evs, sizeof *evs, replay_event_cmp);
+    for (size_t j = 0; j < MIN(n_evs, 8); j++) {
+        printf("slowest: event %d %s cpu %.2f ms policies %"PRIuSIZE
+               " flows %"PRIuSIZE"\n", evs[j].seq, evs[j].kind,
+               evs[j].cpu / 1000.0, evs[j].recompiled, evs[j].flows);
+    }
+    free(evs);
+
+    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
+    npol_compile(in, &full, NULL);
+    flowset_format(&fs, &a);
+    flowset_format(&full, &b);
+    bool same = !strcmp(ds_cstr(&a), ds_cstr(&b));
+    printf("replay = full: %s\n", same ? "yes" : "NO");
+    ds_destroy(&a);
+    ds_destroy(&b);
+
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &files) {
+        json_decref(node->data);
+    }
+    shash_destroy(&files);
+    flowset_destroy(&fs);
+    flowset_destroy(&full);
+    npol_compiler_destroy(c);
+    free(mdir);
+    return same ? 0 : 1;
+}
+
 int
 main(int argc, char *argv[])
 {
     set_program_name(argv[0]);
+    bool replay_mode = argc > 1 && !strcmp(argv[1], "--replay");
+    if (replay_mode) {
+        argc--;
+        argv++;
+    }
     if (argc < 2 || argc > 4) {
-        ovs_fatal(0, "usage: %s DIR [ITERATIONS [DUMP-FILE]]", argv[0]);
+        ovs_fatal(0, "usage: %s [--replay] DIR [ITERATIONS [DUMP-FILE]]",
+                  argv[0]);
     }
     const char *dir = argv[1];
     int iterations = argc > 2 ? atoi(argv[2]) : 3;
@@ -386,6 +620,14 @@ main(int argc, char *argv[])
         .n_gw_ips = 1,
         .reeval_established = true,
     };
+    if (replay_mode) {
+        int status = replay(dir, &in);
+        kcache_destroy(cache);
+        portmap_destroy(&ports);
+        free(mdir);
+        free(ports_file);
+        return status;
+    }
     for (int it = 0; it < iterations; it++) {
         json_decref(objects);
         long long int t = cpu_usec();
