@@ -1248,16 +1248,16 @@ npc_nth_rule(const struct k8s_network_policy *np, size_t k, bool *ingress)
     return NULL;
 }
 
-/* True if 'peer' (not an ipBlock) of 'np' selects 'pod'. */
+/* True if 'peer' (not an ipBlock) of 'np' selects 'pod', whose namespace
+ * is 'pod_ns' (NULL if unknown). */
 static bool
-npc_peer_selects(const struct kcache *cache,
-                 const struct k8s_network_policy *np,
-                 const struct k8s_policy_peer *peer, const struct k8s_pod *pod)
+npc_peer_selects(const struct k8s_network_policy *np,
+                 const struct k8s_policy_peer *peer, const struct k8s_pod *pod,
+                 const struct k8s_namespace *pod_ns)
 {
     if (peer->namespace_selector) {
-        const struct k8s_namespace *ns = kcache_find_namespace(cache,
-                                                               pod->namespace);
-        if (!ns || !lsel_matches(peer->namespace_selector, &ns->labels)) {
+        if (!pod_ns
+            || !lsel_matches(peer->namespace_selector, &pod_ns->labels)) {
             return false;
         }
     } else if (strcmp(pod->namespace, np->namespace)) {
@@ -1271,9 +1271,9 @@ npc_peer_selects(const struct kcache *cache,
  * target, as a peer, or as a destination whose named ports resolve.  Errs
  * toward true. */
 static bool
-npc_policy_may_use_pod(const struct kcache *cache,
-                       const struct k8s_network_policy *np,
-                       const struct k8s_pod *pod)
+npc_policy_may_use_pod(const struct k8s_network_policy *np,
+                       const struct k8s_pod *pod,
+                       const struct k8s_namespace *pod_ns)
 {
     if (!strcmp(pod->namespace, np->namespace)
         && lsel_matches(&np->pod_selector, &pod->labels)) {
@@ -1290,7 +1290,7 @@ npc_policy_may_use_pod(const struct kcache *cache,
         for (size_t j = 0; rule->has_peers && j < rule->n_peers; j++) {
             const struct k8s_policy_peer *peer = &rule->peers[j];
             if (!peer->ip_block) {
-                if (npc_peer_selects(cache, np, peer, pod)) {
+                if (npc_peer_selects(np, peer, pod, pod_ns)) {
                     return true;
                 }
                 continue;
@@ -1337,9 +1337,9 @@ npc_pod_differs_only_in_labels(const struct k8s_pod *a,
 /* True if a selector of 'np' tells 'a' and 'b' apart: two versions of one
  * pod that differ only in labels. */
 static bool
-npc_policy_selection_differs(const struct kcache *cache,
-                             const struct k8s_network_policy *np,
-                             const struct k8s_pod *a, const struct k8s_pod *b)
+npc_policy_selection_differs(const struct k8s_network_policy *np,
+                             const struct k8s_pod *a, const struct k8s_pod *b,
+                             const struct k8s_namespace *ns)
 {
     if (!strcmp(a->namespace, np->namespace)
         && (lsel_matches(&np->pod_selector, &a->labels)
@@ -1352,8 +1352,8 @@ npc_policy_selection_differs(const struct kcache *cache,
         for (size_t j = 0; j < rule->n_peers; j++) {
             const struct k8s_policy_peer *peer = &rule->peers[j];
             if (!peer->ip_block
-                && (npc_peer_selects(cache, np, peer, a)
-                    != npc_peer_selects(cache, np, peer, b))) {
+                && (npc_peer_selects(np, peer, a, ns)
+                    != npc_peer_selects(np, peer, b, ns))) {
                 return true;
             }
         }
@@ -1991,6 +1991,7 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
 {
     struct npc_pod_change {
         const struct k8s_pod *old, *now;
+        const struct k8s_namespace *ns;     /* Their namespace, if known. */
     } *pods = NULL;
     size_t n_pods = 0, allocated_pods = 0;
     const struct smap **ns_labels = NULL;
@@ -2032,6 +2033,7 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
             }
             pods[n_pods++] = (struct npc_pod_change) {
                 ch->old, kcache_find_pod(cache, ch->namespace, ch->name),
+                kcache_find_namespace(cache, ch->namespace),
             };
         } else if (ch->kind == K8S_KIND_NAMESPACE) {
             const struct k8s_namespace *now
@@ -2059,7 +2061,9 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
             if (n_pods >= allocated_pods) {
                 pods = x2nrealloc(pods, &allocated_pods, sizeof *pods);
             }
-            pods[n_pods++] = (struct npc_pod_change) { NULL, pod };
+            pods[n_pods++] = (struct npc_pod_change) {
+                NULL, pod, kcache_find_namespace(cache, ns),
+            };
         }
         free(ns);
     }
@@ -2073,14 +2077,15 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
             }
             for (size_t i = 0; !ps->dirty && i < n_pods; i++) {
                 const struct k8s_pod *old = pods[i].old, *now = pods[i].now;
+                const struct k8s_namespace *pod_ns = pods[i].ns;
                 if (old && now && npc_pod_differs_only_in_labels(old, now)) {
-                    ps->dirty = npc_policy_selection_differs(cache, np, old,
-                                                             now);
+                    ps->dirty = npc_policy_selection_differs(np, old, now,
+                                                             pod_ns);
                 } else {
-                    ps->dirty = ((old && npc_policy_may_use_pod(cache, np,
-                                                                old))
-                                 || (now && npc_policy_may_use_pod(cache, np,
-                                                                   now)));
+                    ps->dirty = ((old && npc_policy_may_use_pod(np, old,
+                                                                pod_ns))
+                                 || (now && npc_policy_may_use_pod(np, now,
+                                                                   pod_ns)));
                 }
             }
             for (size_t i = 0; !ps->dirty && i < n_ns_labels; i++) {
