@@ -83,11 +83,26 @@ read_file(const char *path, size_t *sizep)
     return ds_steal_cstr(&s);
 }
 
-/* Reads and decodes every *.json file of 'dir' in name order. */
-static void
-parse_dir(const char *dir, json_t **objects)
+/* Decodes one manifest file into a new JSON array of objects. */
+static json_t *
+parse_file(const char *path)
 {
-    struct svec names = SVEC_EMPTY_INITIALIZER;
+    size_t size;
+    char *text = read_file(path, &size);
+    json_t *objs;
+    char *error = k8s_decode_text(text, size, &objs);
+    if (error) {
+        ovs_fatal(0, "%s: %s", path, error);
+    }
+    free(text);
+    return objs;
+}
+
+/* Stores the names of the *.json files of 'dir' into 'names', sorted: the
+ * order in which the manifest source reads them. */
+static void
+json_file_names(const char *dir, struct svec *names)
+{
     DIR *d = opendir(dir);
     struct dirent *de;
 
@@ -97,27 +112,28 @@ parse_dir(const char *dir, json_t **objects)
     while ((de = readdir(d)) != NULL) {
         const char *dot = strrchr(de->d_name, '.');
         if (de->d_name[0] != '.' && dot && !strcmp(dot, ".json")) {
-            svec_add(&names, de->d_name);
+            svec_add(names, de->d_name);
         }
     }
     closedir(d);
-    svec_sort(&names);
+    svec_sort(names);
+}
 
+/* Reads and decodes every *.json file of 'dir' in name order. */
+static void
+parse_dir(const char *dir, json_t **objects)
+{
+    struct svec names = SVEC_EMPTY_INITIALIZER;
+
+    json_file_names(dir, &names);
     *objects = json_pack("[]");
     const char *name;
     size_t i;
     SVEC_FOR_EACH (i, name, &names) {
         char *path = xasprintf("%s/%s", dir, name);
-        size_t size;
-        char *text = read_file(path, &size);
-        json_t *objs;
-        char *error = k8s_decode_text(text, size, &objs);
-        if (error) {
-            ovs_fatal(0, "%s: %s", path, error);
-        }
+        json_t *objs = parse_file(path);
         json_array_extend(*objects, objs);
         json_decref(objs);
-        free(text);
         free(path);
     }
     svec_destroy(&names);
@@ -351,21 +367,6 @@ stage_record(struct stage *s, long long int start)
     }
 }
 
-/* Decodes one manifest file into a new JSON array of objects. */
-static json_t *
-parse_file(const char *path)
-{
-    size_t size;
-    char *text = read_file(path, &size);
-    json_t *objs;
-    char *error = k8s_decode_text(text, size, &objs);
-    if (error) {
-        ovs_fatal(0, "%s: %s", path, error);
-    }
-    free(text);
-    return objs;
-}
-
 /* Removes the objects of 'objs' (a JSON array) from 'cache'. */
 static void
 remove_objects(struct kcache *cache, const json_t *objs)
@@ -409,21 +410,8 @@ replay(const char *dir, struct npol_input *in)
     struct shash files = SHASH_INITIALIZER(&files);
     char *mdir = xasprintf("%s/manifests", dir);
     struct svec names = SVEC_EMPTY_INITIALIZER;
-    DIR *d = opendir(mdir);
-    struct dirent *de;
 
-    if (!d) {
-        ovs_fatal(errno, "%s", mdir);
-    }
-    while ((de = readdir(d)) != NULL) {
-        const char *dot = strrchr(de->d_name, '.');
-        if (de->d_name[0] != '.' && dot && !strcmp(dot, ".json")) {
-            svec_add(&names, de->d_name);
-        }
-    }
-    closedir(d);
-    svec_sort(&names);
-
+    json_file_names(mdir, &names);
     const char *name;
     size_t i;
     SVEC_FOR_EACH (i, name, &names) {
