@@ -206,6 +206,38 @@ inc_print(struct inc_kind *k)
            k->recompiled_max, k->flows_max);
 }
 
+/* Starts tracking changes in the cache of 'in' and compiles everything
+ * with 'c' into 'fs'. */
+static void
+inc_start(struct npol_compiler *c, const struct npol_input *in,
+          struct flowset *fs)
+{
+    struct kcache *cache = CONST_CAST(struct kcache *, in->cache);
+
+    kcache_track_changes(cache, true);
+    kcache_changes_clear(cache);
+    npol_compiler_run(c, in, fs, NULL);
+    kcache_changes_clear(cache);
+}
+
+/* Compiles 'in' from scratch into 'full', prints whether that gives the
+ * flows of 'fs' (the result of 'what'), and returns it. */
+static bool
+same_as_full(const struct npol_input *in, const struct flowset *fs,
+             struct flowset *full, const char *what)
+{
+    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
+
+    npol_compile(in, full, NULL);
+    flowset_format(fs, &a);
+    flowset_format(full, &b);
+    bool same = !strcmp(ds_cstr(&a), ds_cstr(&b));
+    printf("%s = full: %s\n", what, same ? "yes" : "NO");
+    ds_destroy(&a);
+    ds_destroy(&b);
+    return same;
+}
+
 /* Upserts a copy of pod 'obj' whose "app" label (if it has none, a new
  * label) is set to a value no selector names. */
 static void
@@ -264,10 +296,7 @@ incremental(struct kcache *cache, json_t *objects, struct npol_input *in)
     flowset_init(&fs);
     flowset_init(&full);
 
-    kcache_track_changes(cache, true);
-    kcache_changes_clear(cache);
-    npol_compiler_run(c, in, &fs, NULL);
-    kcache_changes_clear(cache);
+    inc_start(c, in, &fs);
 
     /* Pick the objects: every 97th remote pod, every local pod and every
      * 13th policy, up to 20 of each. */
@@ -314,15 +343,7 @@ incremental(struct kcache *cache, json_t *objects, struct npol_input *in)
     }
 
     /* The same objects compiled from scratch. */
-    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
-    npol_compile(in, &full, NULL);
-    flowset_format(&fs, &a);
-    flowset_format(&full, &b);
-    bool same = !strcmp(ds_cstr(&a), ds_cstr(&b));
-    printf("incremental = full: %s\n", same ? "yes" : "NO");
-
-    ds_destroy(&a);
-    ds_destroy(&b);
+    bool same = same_as_full(in, &fs, &full, "incremental");
     flowset_destroy(&fs);
     flowset_destroy(&full);
     npol_compiler_destroy(c);
@@ -388,6 +409,25 @@ remove_objects(struct kcache *cache, const json_t *objs)
     }
 }
 
+/* Puts the objects of manifest file 'path' into 'cache' and remembers them
+ * in 'files' as the contents of file 'name'. */
+static void
+replay_load(struct kcache *cache, struct shash *files, const char *name,
+            const char *path)
+{
+    json_t *objs = parse_file(path);
+    size_t idx;
+    json_t *obj;
+
+    json_array_foreach (objs, idx, obj) {
+        char *error = kcache_upsert(cache, NULL, obj);
+        if (error) {
+            ovs_fatal(0, "%s: %s", path, error);
+        }
+    }
+    shash_add(files, name, objs);
+}
+
 struct replay_event {
     char kind[32];
     long long int cpu;
@@ -416,16 +456,7 @@ replay(const char *dir, struct npol_input *in)
     size_t i;
     SVEC_FOR_EACH (i, name, &names) {
         char *path = xasprintf("%s/%s", mdir, name);
-        json_t *objs = parse_file(path);
-        size_t idx;
-        json_t *obj;
-        json_array_foreach (objs, idx, obj) {
-            char *error = kcache_upsert(cache, NULL, obj);
-            if (error) {
-                ovs_fatal(0, "%s: %s", path, error);
-            }
-        }
-        shash_add(&files, name, objs);
+        replay_load(cache, &files, name, path);
         free(path);
     }
     svec_destroy(&names);
@@ -434,13 +465,8 @@ replay(const char *dir, struct npol_input *in)
     struct flowset fs, full;
     flowset_init(&fs);
     flowset_init(&full);
-    kcache_track_changes(cache, true);
-    kcache_changes_clear(cache);
-    npol_compiler_run(c, in, &fs, NULL);
-    kcache_changes_clear(cache);
-    if (getenv("NP_REPLAY_JOURNAL")) {
-        flowset_journal_start(&fs);
-    }
+    inc_start(c, in, &fs);
+    flowset_journal_start(&fs);     /* As the controller's desired set. */
 
     const char *cold_env = getenv("NP_REPLAY_COLD_MB");
     size_t cold_size = cold_env ? (size_t) atoi(cold_env) << 20 : 0;
@@ -463,16 +489,7 @@ replay(const char *dir, struct npol_input *in)
         }
         if (!strcmp(op, "write")) {
             char *path = xasprintf("%s/churn/%s", dir, src);
-            json_t *objs = parse_file(path);
-            size_t idx;
-            json_t *obj;
-            json_array_foreach (objs, idx, obj) {
-                char *error = kcache_upsert(cache, NULL, obj);
-                if (error) {
-                    ovs_fatal(0, "%s: %s", path, error);
-                }
-            }
-            shash_add(&files, file, objs);
+            replay_load(cache, &files, file, path);
             free(path);
         }
 
@@ -536,14 +553,7 @@ replay(const char *dir, struct npol_input *in)
     }
     free(evs);
 
-    struct ds a = DS_EMPTY_INITIALIZER, b = DS_EMPTY_INITIALIZER;
-    npol_compile(in, &full, NULL);
-    flowset_format(&fs, &a);
-    flowset_format(&full, &b);
-    bool same = !strcmp(ds_cstr(&a), ds_cstr(&b));
-    printf("replay = full: %s\n", same ? "yes" : "NO");
-    ds_destroy(&a);
-    ds_destroy(&b);
+    bool same = same_as_full(in, &fs, &full, "replay");
 
     struct shash_node *node;
     SHASH_FOR_EACH (node, &files) {
