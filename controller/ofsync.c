@@ -485,7 +485,6 @@ ofsync_conn_wait(struct ofsync *sw)
     }
 }
 
-
 /* How many installed flows have one cookie. */
 struct ofsync_cookie_count {
     struct hmap_node node;      /* In 'installed_cookies'. */

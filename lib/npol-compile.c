@@ -1828,8 +1828,10 @@ npc_pstate_set_object(struct npol_compiler *c, struct npc_pstate *ps,
  * each of the cache's policies at every compilation.  An address names
  * one policy for as long as the object lives, and the change log reports
  * every object that the cache replaces or removes (see npc_mark_dirty()),
- * so the address of a freed object is never looked up; were a change
- * missed, the name would still find the state. */
+ * so a stale address is never looked up.  Were a change missed, the
+ * lookup could give another policy's state, or none and then the name
+ * finds it: wrong flows, as any missed change gives, but the address is
+ * never followed. */
 static struct npc_pstate *
 npc_pstate_find_object(const struct npol_compiler *c,
                        const struct k8s_network_policy *np)
