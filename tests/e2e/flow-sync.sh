@@ -51,16 +51,24 @@ cookie_of() {
 n_cookie() { np_flows "cookie=$1/-1" | grep -c 'cookie='; }
 deletes_by_cookie() { np_status_get 'deletes by cookie'; }
 
-# step NAME: waits until the bridge has the desired flows.
+# step NAME [COMMAND...]: waits until the bridge has the desired flows and
+# COMMAND succeeds (a sign that the change was seen, so that the bridge is
+# not merely in sync with the flows from before it).
 step() {
-    NP_WAIT=10 np_wait_until in_sync || {
+    local name=$1
+    shift
+    NP_WAIT=10 np_wait_until step_done "$@" || {
         np_log "--- bridge only (<) / desired only (>)"
         diff <(switch_flows) <(desired_flows) | grep '^[<>]' | head -40 >&2
         np_appctl netpol/status >&2
-        np_fail "$1: the bridge does not have the desired flows"
+        np_fail "$name: the bridge does not have the desired flows"
     }
-    np_log "ok: $1 ($(switch_flows | wc -l) flows)"
+    np_log "ok: $name ($(switch_flows | wc -l) flows)"
 }
+step_done() { in_sync && { [ $# = 0 ] || "$@"; }; }
+has_cookie() { [ "$(n_cookie "$1")" -gt 0 ]; }
+no_cookie() { [ "$(n_cookie "$1")" = 0 ]; }
+has_peer() { np_flows | grep -q "nw_src=$1[ ,]"; }
 
 # pod NAME APP IP [PORT-NAME]: a local pod of namespace demo.
 pod() {
@@ -136,7 +144,7 @@ n_small=$(n_cookie "$SMALL")
 # --- A policy deleted: by cookie; the other policy stays as it was. ---
 d0=$(deletes_by_cookie)
 np_manifest_rm big.yaml
-step "big deleted"
+step "big deleted" no_cookie "$BIG"
 [ "$(n_cookie "$BIG")" = 0 ] || np_fail "flows of big are left"
 [ "$(n_cookie "$SMALL")" = "$n_small" ] \
     || np_fail "small lost flows: $(n_cookie "$SMALL") of $n_small"
@@ -145,12 +153,12 @@ step "big deleted"
 
 # --- No local target left: both policies' flows go in one bundle. ---
 many big web 10.250.0 80 | np_manifest big.yaml
-step "big back"
+step "big back" has_cookie "$BIG"
 d0=$(deletes_by_cookie)
 b0=$(np_status_get 'bundles committed')
 { pod web other 10.244.0.11; echo ---; pod db db 10.244.0.12; } \
     | np_manifest pods.yaml
-step "web relabeled"
+step "web relabeled" no_cookie "$BIG"
 [ "$(n_cookie "$BIG")" = 0 ] && [ "$(n_cookie "$SMALL")" = 0 ] \
     || np_fail "flows left: big $(n_cookie "$BIG"), small" \
                "$(n_cookie "$SMALL")"
@@ -172,7 +180,7 @@ step "web relabeled"
 } | np_manifest all.yaml
 np_manifest_rm pods.yaml
 np_manifest_rm big.yaml
-step "web back"
+step "web back" has_cookie "$BIG"
 [ "$(n_cookie "$BIG")" -ge 12 ] || np_fail "big did not come back"
 old=$(np_flows "cookie=$BIG/-1" | grep -o 'priority=.*' | sort)
 d0=$(deletes_by_cookie)
@@ -184,7 +192,7 @@ b0=$(np_status_get 'bundles committed')
     echo ---
     many big web 10.252.0 web-port
 } | np_manifest all.yaml
-step "big replaced"
+step "big replaced" has_peer 10.252.0.1
 new=$(np_flows "cookie=$BIG/-1" | grep -o 'priority=.*' | sort)
 [ "$(n_cookie "$BIG")" -ge 12 ] || np_fail "big lost its flows"
 [ -z "$(comm -12 <(printf '%s\n' "$old") <(printf '%s\n' "$new"))" ] \
@@ -203,7 +211,7 @@ d0=$(deletes_by_cookie)
     echo ---
     many big web 10.252.0 web-port 2
 } | np_manifest all.yaml
-step "big shrunk to 2 peers"
+step "big shrunk to 2 peers" eval '! has_peer 10.252.0.3'
 [ "$(n_cookie "$BIG")" -gt 2 ] || np_fail "big lost too many flows"
 [ "$(deletes_by_cookie)" = "$d0" ] \
     || np_fail "big was deleted by cookie while some of its flows stay"
@@ -216,11 +224,11 @@ step "big shrunk to 2 peers"
     echo ---
     many big web 10.252.0 web-port
 } | np_manifest all.yaml
-step "web selected by small again"
+step "web selected by small again" has_cookie "$SMALL"
 [ "$(n_cookie "$SMALL")" -gt 0 ] || np_fail "small has no flows"
 d0=$(deletes_by_cookie)
 np_manifest_rm small.yaml
-step "small deleted"
+step "small deleted" no_cookie "$SMALL"
 [ "$(n_cookie "$SMALL")" = 0 ] || np_fail "flows of small are left"
 [ "$(deletes_by_cookie)" = "$d0" ] \
     || np_fail "small ($n_small flows) was deleted by cookie"
