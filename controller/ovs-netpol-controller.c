@@ -36,6 +36,8 @@
 #include "lib/npol-compile.h"
 #include "lib/portmap.h"
 #include "netlink-notifier.h"
+#include "netlink-socket.h"
+#include "netlink.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -58,9 +60,9 @@ struct ctl_options {
     char *bridge;
     char *datapath_type;
     char *gateway;
-    char *gateway_address;      /* "IP/PLEN" to give the gateway, or NULL. */
-    ovs_be32 gateway_ip;        /* Parsed from 'gateway_address'. */
-    unsigned int gateway_plen;
+    struct k8s_cidr gateway_addrs[2];   /* --gateway-address: at most one
+                                         * per family, host bits set. */
+    size_t n_gateway_addrs;
     char *node_name;
     char *unixctl_path;
     bool reeval_established;
@@ -180,11 +182,14 @@ usage(void)
            "  --bridge=NAME           integration bridge (default: br-int)\n"
            "  --datapath-type=TYPE    datapath type when creating the bridge\n"
            "  --gateway=NAME          node gateway port (default: np-gw0)\n"
-           "  --gateway-address=IP/PLEN  IPv4 address the controller keeps\n"
-           "                          on the gateway port (the pod subnet's\n"
-           "                          gateway, e.g. 10.244.0.1/24; default,\n"
-           "                          with an API server: the first address\n"
-           "                          of the Node's IPv4 spec.podCIDR)\n"
+           "  --gateway-address=IP/PLEN[,IP/PLEN]  address the controller\n"
+           "                          keeps on the gateway port, one IPv4\n"
+           "                          and/or one IPv6 (the pod subnets'\n"
+           "                          gateways, e.g. 10.244.0.1/24,\n"
+           "                          fd00:10:244::1/64); may be repeated;\n"
+           "                          default, with an API server: the first\n"
+           "                          address of each family's Node\n"
+           "                          spec.podCIDRs\n"
            "  --node-name=NAME        this node (default: $NODE_NAME, else\n"
            "                          the host name)\n"
            "  --keep-established      do not re-evaluate the request\n"
@@ -201,24 +206,64 @@ usage(void)
     exit(EXIT_SUCCESS);
 }
 
-/* Parses "IP/PLEN" (host bits set, as a gateway address has them). */
+/* Parses "IP/PLEN" (IPv4 or IPv6, host bits set, as a gateway address has
+ * them) into '*c'. */
 static char *
-ctl_parse_gateway_address(const char *s, ovs_be32 *ipp, unsigned int *plenp)
+ctl_parse_gateway_address(const char *s, struct k8s_cidr *c)
 {
     char *copy = xstrdup(s);
     char *slash = strchr(copy, '/');
     char *error = NULL;
+    ovs_be32 ip4;
     int plen;
 
+    memset(c, 0, sizeof *c);
     if (slash) {
         *slash = '\0';
     }
-    if (!slash || !ip_parse(copy, ipp)
-        || !str_to_int(slash + 1, 10, &plen) || plen < 1 || plen > 32) {
-        error = xasprintf("\"%s\" is not an IPv4 address with a prefix "
-                          "length, such as 10.244.0.1/24", s);
+    if (!slash || !str_to_int(slash + 1, 10, &plen)) {
+        error = xasprintf("\"%s\" is not an address with a prefix length, "
+                          "such as 10.244.0.1/24 or fd00:10:244::1/64", s);
+    } else if (ip_parse(copy, &ip4) && plen >= 1 && plen <= 32) {
+        in6_addr_set_mapped_ipv4(&c->addr, ip4);
+        c->plen = plen;
+        c->is_ipv4 = true;
+    } else if (ipv6_parse(copy, &c->addr) && plen >= 1 && plen <= 128) {
+        c->plen = plen;
     } else {
-        *plenp = plen;
+        error = xasprintf("\"%s\" is not an IPv4 address with a prefix "
+                          "length of 1 to 32 or an IPv6 address with one of "
+                          "1 to 128", s);
+    }
+    free(copy);
+    return error;
+}
+
+/* Adds the comma-separated addresses of 'arg' (one --gateway-address) to
+ * 'o', at most one per family over all of them. */
+static char *
+ctl_add_gateway_addresses(struct ctl_options *o, const char *arg)
+{
+    char *copy = xstrdup(arg);
+    char *save = NULL;
+    char *error = NULL;
+
+    for (char *tok = strtok_r(copy, ",", &save); tok && !error;
+         tok = strtok_r(NULL, ",", &save)) {
+        struct k8s_cidr c;
+        error = ctl_parse_gateway_address(tok, &c);
+        for (size_t i = 0; !error && i < o->n_gateway_addrs; i++) {
+            if (o->gateway_addrs[i].is_ipv4 == c.is_ipv4) {
+                error = xasprintf("\"%s\": the gateway already has an %s "
+                                  "address", tok, c.is_ipv4 ? "IPv4" : "IPv6");
+            }
+        }
+        if (!error) {
+            o->gateway_addrs[o->n_gateway_addrs++] = c;
+        }
+    }
+    if (!error && !o->n_gateway_addrs) {
+        error = xasprintf("\"%s\" names no address", arg);
     }
     free(copy);
     return error;
@@ -259,68 +304,123 @@ out:
     return error;
 }
 
-/* Stores in '*ipp' and '*plenp' the address to keep on the gateway port:
- * --gateway-address or, without it in API mode, the first address of the
- * Node's IPv4 pod CIDR (10.244.3.0/24 gives 10.244.3.1/24).  Returns false
- * if there is none. */
-static bool
-ctl_gateway_target(const struct ctl *ctl, ovs_be32 *ipp,
-                   unsigned int *plenp)
+/* Gives interface 'name' the IPv6 address 'c' (RTM_NEWADDR; without
+ * duplicate address detection, which would keep it unusable for a second
+ * or more while nothing else can hold it). */
+static int
+ctl_set_gateway_address6(const char *name, const struct k8s_cidr *c)
 {
-    if (ctl->opts.gateway_address) {
-        *ipp = ctl->opts.gateway_ip;
-        *plenp = ctl->opts.gateway_plen;
-        return true;
+    unsigned int ifindex = if_nametoindex(name);
+    if (!ifindex) {
+        return errno;
+    }
+
+    struct ofpbuf request;
+    ofpbuf_init(&request, 0);
+    nl_msg_put_nlmsghdr(&request, sizeof(struct ifaddrmsg), RTM_NEWADDR,
+                        NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE);
+    struct ifaddrmsg *ifa = ofpbuf_put_zeros(&request, sizeof *ifa);
+    ifa->ifa_family = AF_INET6;
+    ifa->ifa_prefixlen = c->plen;
+    ifa->ifa_flags = IFA_F_NODAD;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = ifindex;
+    nl_msg_put_unspec(&request, IFA_LOCAL, &c->addr, sizeof c->addr);
+    nl_msg_put_unspec(&request, IFA_ADDRESS, &c->addr, sizeof c->addr);
+    int error = nl_transact(NETLINK_ROUTE, &request, NULL);
+    ofpbuf_uninit(&request);
+    return error;
+}
+
+/* Stores in 'out' the addresses to keep on the gateway port and returns
+ * how many there are: --gateway-address or, without it in API mode, the
+ * first address of the Node's pod CIDR of each family (10.244.3.0/24 gives
+ * 10.244.3.1/24, fd00:10:244:3::/64 gives fd00:10:244:3::1/64). */
+static size_t
+ctl_gateway_targets(const struct ctl *ctl, struct k8s_cidr out[2])
+{
+    if (ctl->opts.n_gateway_addrs) {
+        memcpy(out, ctl->opts.gateway_addrs,
+               ctl->opts.n_gateway_addrs * sizeof *out);
+        return ctl->opts.n_gateway_addrs;
     }
 
     const struct k8s_cidr *cidrs;
-    size_t n;
-    if (ctl->k8s && k8s_source_node_pod_cidrs(ctl->k8s, &cidrs, &n)) {
-        for (size_t i = 0; i < n; i++) {
-            if (cidrs[i].is_ipv4 && cidrs[i].plen < 32) {
-                ovs_be32 net = in6_addr_get_mapped_ipv4(&cidrs[i].addr);
-                *ipp = htonl(ntohl(net) + 1);
-                *plenp = cidrs[i].plen;
-                return true;
+    size_t n_cidrs, n = 0;
+    bool have_v4 = false, have_v6 = false;
+    if (ctl->k8s && k8s_source_node_pod_cidrs(ctl->k8s, &cidrs, &n_cidrs)) {
+        for (size_t i = 0; i < n_cidrs && n < 2; i++) {
+            const struct k8s_cidr *c = &cidrs[i];
+            bool *have = c->is_ipv4 ? &have_v4 : &have_v6;
+            if (*have || c->plen >= (c->is_ipv4 ? 32 : 128)) {
+                continue;
             }
+            *have = true;
+            out[n] = *c;
+            /* The network address has no host bits: the first address
+             * sets the lowest one. */
+            out[n].addr.s6_addr[15] |= 1;
+            n++;
         }
     }
-    return false;
+    return n;
 }
 
-/* Keeps the gateway address (see ctl_gateway_target()) on the gateway
- * port, once OVS has made it.  Returns true if it set the address. */
+/* Appends 'c' as "IP/PLEN" to 's'. */
+static void
+ctl_format_cidr(const struct k8s_cidr *c, struct ds *s)
+{
+    ipv6_format_mapped(&c->addr, s);
+    ds_put_format(s, "/%u", c->plen);
+}
+
+/* Keeps the gateway addresses (see ctl_gateway_targets()) on the gateway
+ * port, once OVS has made it.  Returns true if it set one. */
 static bool
 ctl_ensure_gateway_address(struct ctl *ctl)
 {
-    ovs_be32 ip;
-    unsigned int plen;
+    struct k8s_cidr targets[2];
+    size_t n = ctl_gateway_targets(ctl, targets);
+    bool set = false;
 
-    if (!ctl_gateway_target(ctl, &ip, &plen)
-        || ovsstate_gateway_ofport(ctl->ovs) == OFPP_NONE
+    if (!n || ovsstate_gateway_ofport(ctl->ovs) == OFPP_NONE
         || !if_nametoindex(ctl->opts.gateway)) {
         return false;
     }
-    for (size_t i = 0; i < ctl->n_gw_ips; i++) {
-        if (ctl->gw_ips[i].is_ipv4
-            && in6_addr_get_mapped_ipv4(&ctl->gw_ips[i].addr) == ip) {
-            return false;
+    for (size_t t = 0; t < n; t++) {
+        const struct k8s_cidr *c = &targets[t];
+        bool present = false;
+        for (size_t i = 0; i < ctl->n_gw_ips; i++) {
+            present |= (ctl->gw_ips[i].is_ipv4 == c->is_ipv4
+                        && ipv6_addr_equals(&ctl->gw_ips[i].addr,
+                                            &c->addr));
         }
-    }
+        if (present) {
+            continue;
+        }
 
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
-    int error = ctl_set_gateway_address(ctl->opts.gateway, ip, plen);
-    if (error) {
-        VLOG_WARN_RL(&rl, "%s: cannot set address "IP_FMT"/%u (%s)",
-                     ctl->opts.gateway, IP_ARGS(ip), plen,
-                     ovs_strerror(error));
-    } else {
-        VLOG_INFO("%s: address set to "IP_FMT"/%u%s", ctl->opts.gateway,
-                  IP_ARGS(ip), plen,
-                  ctl->opts.gateway_address ? "" : " (from the Node's pod "
-                  "CIDR)");
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        int error = (c->is_ipv4
+                     ? ctl_set_gateway_address(
+                         ctl->opts.gateway,
+                         in6_addr_get_mapped_ipv4(&c->addr), c->plen)
+                     : ctl_set_gateway_address6(ctl->opts.gateway, c));
+        struct ds addr = DS_EMPTY_INITIALIZER;
+        ctl_format_cidr(c, &addr);
+        if (error) {
+            VLOG_WARN_RL(&rl, "%s: cannot set address %s (%s)",
+                         ctl->opts.gateway, ds_cstr(&addr),
+                         ovs_strerror(error));
+        } else {
+            VLOG_INFO("%s: address set to %s%s", ctl->opts.gateway,
+                      ds_cstr(&addr),
+                      ctl->opts.n_gateway_addrs ? "" : " (from the Node's "
+                      "pod CIDR)");
+            set = true;
+        }
+        ds_destroy(&addr);
     }
-    return !error;
+    return set;
 }
 
 static void
@@ -413,13 +513,10 @@ parse_options(int argc, char *argv[], struct ctl_options *o)
             o->gateway = xstrdup(optarg);
             break;
         case OPT_GATEWAY_ADDRESS: {
-            char *error = ctl_parse_gateway_address(optarg, &o->gateway_ip,
-                                                    &o->gateway_plen);
+            char *error = ctl_add_gateway_addresses(o, optarg);
             if (error) {
                 ovs_fatal(0, "--gateway-address: %s", error);
             }
-            free(o->gateway_address);
-            o->gateway_address = xstrdup(optarg);
             break;
         }
         case OPT_NODE_NAME:
@@ -491,7 +588,6 @@ ctl_options_destroy(struct ctl_options *o)
     free(o->bridge);
     free(o->datapath_type);
     free(o->gateway);
-    free(o->gateway_address);
     free(o->node_name);
     free(o->unixctl_path);
 }

@@ -17,9 +17,19 @@ v4() { printf '10.244.0.%s' "$1"; }
 # (app=other), dual-stack.  host-local takes the IPv4 address we ask for and
 # picks the IPv6 one; the manifests then show both, as the API server would
 # once the kubelet reports them.
-np_controller_start
-ip -n "$NP_NODE_NS" addr add "$NP_GW_IP6/64" dev "$NP_GATEWAY" nodad \
-    || np_fail "cannot give the gateway $NP_GW_IP6"
+# The controller gives the gateway both addresses (two --gateway-address
+# options, one per family), and puts the IPv6 one back when it goes.
+gw_has6() {
+    ip -n "$NP_NODE_NS" -6 -o addr show dev "$NP_GATEWAY" 2>/dev/null \
+        | grep -q " $NP_GW_IP6/64 "
+}
+np_controller_start --gateway-address="$NP_GW_IP6/64"
+np_wait_until gw_has6 \
+    || np_fail "the controller did not give the gateway $NP_GW_IP6/64"
+ip -n "$NP_NODE_NS" -6 addr del "$NP_GW_IP6/64" dev "$NP_GATEWAY"
+NP_WAIT=5 np_wait_until gw_has6 \
+    || np_fail "the controller did not put $NP_GW_IP6/64 back on the gateway"
+np_log "ok: gateway has $NP_GW_IP6/64 from --gateway-address"
 for p in web:20 client:21 other:22; do
     np_pod_add six "${p%:*}" "$(v4 "${p#*:}")"
 done

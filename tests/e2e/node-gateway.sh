@@ -5,8 +5,10 @@
 #   - a missing Node does not hold up enforcement (the controller becomes
 #     ready without it), and another node's Node is not taken (the Node is
 #     watched with fieldSelector=metadata.name=node1);
-#   - once Node node1 appears with spec.podCIDR 10.244.0.0/24, np-gw0 gets
-#     10.244.0.1/24;
+#   - once Node node1 appears with spec.podCIDRs 10.244.0.0/24 and
+#     fd00:10:244::/64, np-gw0 gets 10.244.0.1/24 and fd00:10:244::1/64;
+#   - --gateway-address rejects what is not one IPv4 and/or one IPv6
+#     address with a prefix length, naming the value;
 #   - an address added to or removed from np-gw0 later (by someone else)
 #     shows in the flows within 5 s: the controller hears of it from the
 #     kernel, not from its 30 s rescan.
@@ -18,11 +20,26 @@
 
 . "$(dirname "$0")/lib.sh"
 
-# node NAME POD-CIDR: a Node object.
+# node NAME POD-CIDR [POD-CIDR6]: a Node object.
 node() {
     printf '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "%s"},
-             "spec": {"podCIDR": "%s", "podCIDRs": ["%s"]}}\n' "$1" "$2" "$2"
+             "spec": {"podCIDR": "%s", "podCIDRs": ["%s"%s]}}\n' \
+        "$1" "$2" "$2" "${3:+, \"$3\"}"
 }
+
+# Bad --gateway-address values: the controller refuses to start and says
+# which value is wrong.
+for bad in 10.244.0.1 10.244.0.1/33 fd00::1/129 not-an-address/24 \
+           10.244.0.1/24,10.244.0.2/24 fd00::1/64,fd00::2/64 ,; do
+    if out=$("$NP_CONTROLLER" --gateway-address="$bad" --version 2>&1); then
+        np_fail "--gateway-address=$bad accepted"
+    fi
+    case $out in
+        *"--gateway-address: "*) ;;
+        *) np_fail "--gateway-address=$bad: unclear error: $out" ;;
+    esac
+done
+np_log "PASS: bad --gateway-address values are refused"
 
 np_init
 np_node_start
@@ -36,7 +53,7 @@ np_wait_until np_controller_synced \
 ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" | grep -q ' inet ' \
     && np_fail "$NP_GATEWAY has an address without Node node1"
 
-node node1 "$NP_POD_CIDR" | np_api_apply_json \
+node node1 "$NP_POD_CIDR" fd00:10:244::/64 | np_api_apply_json \
     || np_fail "cannot create Node node1"
 np_wait_until np_gateway_has_address \
     || np_fail "$NP_GATEWAY did not get $NP_GW_IP from Node node1"
@@ -45,7 +62,14 @@ ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" \
     || np_fail "$NP_GATEWAY: wrong prefix length"
 grep -q "address set to $NP_GW_IP/${NP_POD_CIDR#*/} (from the Node" \
     "$NP_TMP/log/controller.log" || np_fail "no log of the address"
-np_log "PASS: $NP_GATEWAY got $NP_GW_IP from Node node1's podCIDR"
+gw_has6() {
+    ip -n "$NP_NODE_NS" -6 -o addr show dev "$NP_GATEWAY" \
+        | grep -q " inet6 fd00:10:244::1/64 "
+}
+np_wait_until gw_has6 \
+    || np_fail "$NP_GATEWAY did not get fd00:10:244::1/64 from Node node1"
+np_log "PASS: $NP_GATEWAY got $NP_GW_IP and fd00:10:244::1 from Node" \
+       "node1's podCIDRs"
 
 # desired_names ADDR: the desired flows name ADDR as a source.
 desired_names() { np_appctl netpol/dump-desired | grep -q "nw_src=$1[, ]"; }
