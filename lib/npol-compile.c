@@ -1625,9 +1625,12 @@ struct npol_compiler {
     struct flowset base;
     struct svec base_problems;
 
-    /* Default-table drops for the local pods that policies select. */
+    /* Default-table drops for the local pods that policies select, and
+     * how many policies isolate each of those pods ("namespace/name" ->
+     * struct npc_iso), kept up to date as policies are compiled. */
     struct flowset isolation;
     struct svec isolation_problems;
+    struct shash iso;
 
     /* Policies. */
     struct hmap policies;       /* struct npc_pstate. */
@@ -1648,6 +1651,7 @@ npol_compiler_create(void)
     svec_init(&c->base_problems);
     flowset_init(&c->isolation);
     svec_init(&c->isolation_problems);
+    shash_init(&c->iso);
     hmap_init(&c->policies);
     hmap_init(&c->by_object);
     return c;
@@ -1681,6 +1685,7 @@ npc_reset(struct npol_compiler *c)
     svec_clear(&c->base_problems);
     flowset_clear(&c->isolation);
     svec_clear(&c->isolation_problems);
+    shash_clear_free_data(&c->iso);
     free(c->settings);
     c->settings = NULL;
     c->valid = false;
@@ -1696,6 +1701,7 @@ npol_compiler_destroy(struct npol_compiler *c)
         svec_destroy(&c->base_problems);
         flowset_destroy(&c->isolation);
         svec_destroy(&c->isolation_problems);
+        shash_destroy(&c->iso);
         hmap_destroy(&c->policies);
         hmap_destroy(&c->by_object);
         free(c);
@@ -1866,9 +1872,45 @@ npc_pstate_create(struct npol_compiler *c,
     return ps;
 }
 
+/* How many compiled policies isolate one local pod, per direction. */
+struct npc_iso {
+    unsigned int n_ingress;
+    unsigned int n_egress;
+};
+
+/* Adds 'delta' (1 or -1) to the isolation counts of the pods 'targets'
+ * ("namespace/name") of a policy that isolates them in the directions
+ * given. */
+static void
+npc_iso_count(struct npol_compiler *c, const struct svec *targets,
+              bool ingress, bool egress, int delta)
+{
+    const char *key;
+    size_t i;
+
+    if (!ingress && !egress) {
+        return;
+    }
+    SVEC_FOR_EACH (i, key, targets) {
+        struct npc_iso *iso = shash_find_data(&c->iso, key);
+        if (!iso) {
+            ovs_assert(delta > 0);
+            iso = xzalloc(sizeof *iso);
+            shash_add(&c->iso, key, iso);
+        }
+        iso->n_ingress += ingress ? delta : 0;
+        iso->n_egress += egress ? delta : 0;
+        if (!iso->n_ingress && !iso->n_egress) {
+            free(shash_find_and_delete(&c->iso, key));
+        }
+    }
+}
+
 static void
 npc_pstate_destroy(struct npol_compiler *c, struct npc_pstate *ps)
 {
+    npc_iso_count(c, &ps->targets, ps->isolates_ingress, ps->isolates_egress,
+                  -1);
     npc_sorted_remove(c, ps);
     hmap_remove(&c->policies, &ps->node);
     if (ps->object) {
@@ -2100,26 +2142,12 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
     return set_changed;
 }
 
-/* Recomputes the isolation flows from every policy's targets. */
+/* Recomputes the isolation flows from the isolation counts. */
 static void
 npc_isolation(struct npol_compiler *c, struct npc_ctx *ctx,
               struct flowset *out)
 {
-    struct shash dirs = SHASH_INITIALIZER(&dirs);
-    static const uintptr_t IN = 1, OUT = 2;
     struct flowset new;
-
-    for (size_t i = 0; i < c->n_sorted; i++) {
-        const struct npc_pstate *ps = c->sorted[i];
-        const char *key;
-        size_t j;
-        SVEC_FOR_EACH (j, key, &ps->targets) {
-            uintptr_t d = (uintptr_t) shash_find_data(&dirs, key);
-            d |= (ps->isolates_ingress ? IN : 0)
-                 | (ps->isolates_egress ? OUT : 0);
-            shash_replace(&dirs, key, (void *) d);
-        }
-    }
 
     flowset_init(&new);
     svec_clear(&c->isolation_problems);
@@ -2128,19 +2156,18 @@ npc_isolation(struct npol_compiler *c, struct npc_ctx *ctx,
     for (size_t i = 0; i < ctx->n_locals; i++) {
         const struct k8s_pod *pod = ctx->locals[i].pod;
         char *key = npc_pod_key(pod->namespace, pod->name);
-        uintptr_t d = (uintptr_t) shash_find_data(&dirs, key);
+        const struct npc_iso *iso = shash_find_data(&c->iso, key);
         free(key);
-        if (d & IN) {
+        if (iso && iso->n_ingress) {
             npc_isolate(ctx, &ctx->locals[i], true);
         }
-        if (d & OUT) {
+        if (iso && iso->n_egress) {
             npc_isolate(ctx, &ctx->locals[i], false);
         }
     }
     npc_replace_part(c, out, &c->isolation, &new);
     flowset_swap(&c->isolation, &new);
     flowset_destroy(&new);
-    shash_destroy(&dirs);
 }
 
 void
@@ -2230,9 +2257,14 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
             /* Cannot happen with a complete change log. */
             svec_clear(&ps->problems);
         }
-        targets_changed |= (!svec_equal(&old_targets, &ps->targets)
-                            || old_ingress != ps->isolates_ingress
-                            || old_egress != ps->isolates_egress);
+        if (!svec_equal(&old_targets, &ps->targets)
+            || old_ingress != ps->isolates_ingress
+            || old_egress != ps->isolates_egress) {
+            npc_iso_count(c, &old_targets, old_ingress, old_egress, -1);
+            npc_iso_count(c, &ps->targets, ps->isolates_ingress,
+                          ps->isolates_egress, 1);
+            targets_changed = true;
+        }
         svec_destroy(&old_targets);
         ps->dirty = false;
         dirty[n_dirty++] = ps;
