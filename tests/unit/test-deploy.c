@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "lib/cni-config.h"
 #include "lib/k8s-parse.h"
 #include "openvswitch/dynamic-string.h"
@@ -387,18 +388,18 @@ test_daemonset_ovs_sidecar(void **state OVS_UNUSED)
     check_daemonset("daemonset-ovs-sidecar.yaml", true);
 }
 
-/* The conflist is JSON; its first plugin, as a runtime would hand it to
- * ovs-netpol-cni (cniVersion and name added, the pod CIDR filled in by
- * install-cni.sh), passes the plugin's own configuration parser. */
-static void
-test_conflist(void **state OVS_UNUSED)
+/* Parses 'text', a conflist with its pod CIDRs filled in, and checks that
+ * its first plugin, as a runtime would hand it to ovs-netpol-cni
+ * (cniVersion and name added), passes the plugin's own configuration
+ * parser.  Returns the conflist. */
+static json_t *
+check_filled_conflist(const char *what, const char *text)
 {
-    char *text = read_deploy_file("10-ovs-netpol.conflist", NULL);
     json_error_t jerr;
     json_t *list = json_loads(text, 0, &jerr);
 
     if (!list) {
-        fail_msg("10-ovs-netpol.conflist:%d: %s", jerr.line, jerr.text);
+        fail_msg("%s:%d: %s", what, jerr.line, jerr.text);
     }
     assert_non_null(get_string(list, "name"));
     const char *version = get_string(list, "cniVersion");
@@ -411,14 +412,43 @@ test_conflist(void **state OVS_UNUSED)
     assert_non_null(plugin);
     check_string(plugin, "type", "ovs-netpol-cni");
     check_string(plugin, "ipam.type", "host-local");
-    assert_non_null(strstr(text, "__POD_CIDR__"));
-
     json_object_set_new(plugin, "cniVersion", json_pack("s", version));
     json_object_set_new(plugin, "name",
                         json_pack("s", get_string(list, "name")));
     char *conf = json_dumps(plugin, JSON_COMPACT);
+
+    struct cni_netconf nc;
+    struct cni_error *error = cni_netconf_parse(conf, "/var/run/openvswitch",
+                                                &nc);
+    if (error) {
+        fail_msg("%s: plugin configuration rejected: %s", what, error->msg);
+    }
+    assert_string_equal(nc.bridge, "br-int");
+    assert_string_equal(nc.ovsdb, "unix:/var/run/openvswitch/db.sock");
+    assert_string_equal(nc.ipam_type, "host-local");
+    cni_netconf_destroy(&nc);
+    free(conf);
+    json_decref(plugin);
+    return list;
+}
+
+/* The conflist template is JSON with the pod CIDR to fill in, and valid
+ * once filled in. */
+static void
+test_conflist(void **state OVS_UNUSED)
+{
+    char *text = read_deploy_file("10-ovs-netpol.conflist", NULL);
+    json_error_t jerr;
+    json_t *template = json_loads(text, 0, &jerr);
+
+    if (!template) {
+        fail_msg("10-ovs-netpol.conflist:%d: %s", jerr.line, jerr.text);
+    }
+    json_decref(template);
+    assert_non_null(strstr(text, "__POD_CIDR__"));
+
     struct ds s = DS_EMPTY_INITIALIZER;
-    ds_put_cstr(&s, conf);
+    ds_put_cstr(&s, text);
     char *p;
     while ((p = strstr(ds_cstr(&s), "__POD_CIDR__"))) {
         size_t ofs = p - ds_cstr(&s);
@@ -427,23 +457,110 @@ test_conflist(void **state OVS_UNUSED)
         ds_put_format(&s, "10.244.1.0/24%s", rest);
         free(rest);
     }
-
-    struct cni_netconf nc;
-    struct cni_error *error = cni_netconf_parse(ds_cstr(&s),
-                                                "/var/run/openvswitch", &nc);
-    if (error) {
-        fail_msg("conflist plugin rejected: %s", error->msg);
-    }
-    assert_string_equal(nc.bridge, "br-int");
-    assert_string_equal(nc.ovsdb, "unix:/var/run/openvswitch/db.sock");
-    assert_string_equal(nc.ipam_type, "host-local");
-    cni_netconf_destroy(&nc);
-
+    json_decref(check_filled_conflist("10-ovs-netpol.conflist",
+                                      ds_cstr(&s)));
     ds_destroy(&s);
-    free(conf);
-    json_decref(plugin);
-    json_decref(list);
     free(text);
+}
+
+/* Runs install-cni.sh with POD_CIDR set to 'cidrs' into a scratch
+ * directory; returns the conflist it wrote (NULL if it failed, which
+ * must leave no conflist behind). */
+static json_t *
+run_install_cni(const char *cidrs)
+{
+    char dir[] = "/tmp/np-install-cni.XXXXXX";
+    if (!mkdtemp(dir)) {
+        fail_msg("mkdtemp failed");
+    }
+    char *cmd = xasprintf(
+        "set -e; cd %s; mkdir share bin conf; "
+        "cp '%s/10-ovs-netpol.conflist' share/; : >share/ovs-netpol-cni; "
+        ": >bin/host-local; chmod +x bin/host-local; "
+        "POD_CIDR='%s' CNI_BIN_DIR=bin CNI_CONF_DIR=conf "
+        "OVS_NETPOL_SHARE=share sh '%s/install-cni.sh' >/dev/null 2>&1",
+        dir, NP_DEPLOY_DIR, cidrs, NP_DEPLOY_DIR);
+    int status = system(cmd);
+    char *conflist = xasprintf("%s/conf/10-ovs-netpol.conflist", dir);
+    json_t *list = NULL;
+    if (!status) {
+        char *text = unit_read_file(conflist, NULL);
+        list = check_filled_conflist(cidrs, text);
+        free(text);
+        char *plugin = xasprintf("%s/bin/ovs-netpol-cni", dir);
+        assert_int_equal(access(plugin, X_OK), 0);
+        free(plugin);
+    } else {
+        assert_true(access(conflist, F_OK) != 0);
+    }
+    free(conflist);
+    free(cmd);
+    cmd = xasprintf("rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    return list;
+}
+
+/* The ranges and routes of the conflist 'list' as "SUBNET ..." and
+ * "DST ...". */
+static void
+conflist_ipam(const json_t *list, struct ds *ranges, struct ds *routes)
+{
+    const json_t *ipam = json_object_get(
+        json_array_get(json_object_get(list, "plugins"), 0), "ipam");
+    size_t i, j;
+    json_t *set, *r;
+
+    json_array_foreach (json_object_get(ipam, "ranges"), i, set) {
+        json_array_foreach (set, j, r) {
+            ds_put_format(ranges, "%s%s", ranges->length ? " " : "",
+                          json_string_value(json_object_get(r, "subnet")));
+        }
+    }
+    json_array_foreach (json_object_get(ipam, "routes"), i, r) {
+        ds_put_format(routes, "%s%s", routes->length ? " " : "",
+                      json_string_value(json_object_get(r, "dst")));
+    }
+}
+
+/* install-cni.sh makes one host-local range and default route per family
+ * of the node's pod CIDRs, and refuses what is not a CIDR. */
+static void
+test_install_cni(void **state OVS_UNUSED)
+{
+    static const struct {
+        const char *cidrs, *ranges, *routes;
+    } cases[] = {
+        { "10.244.3.0/24", "10.244.3.0/24", "0.0.0.0/0" },
+        { "10.244.3.0/24,fd00:10:244:3::/64",
+          "10.244.3.0/24 fd00:10:244:3::/64", "0.0.0.0/0 ::/0" },
+        { "fd00:10:244:3::/64,10.244.3.0/24,10.244.4.0/24",
+          "10.244.3.0/24 fd00:10:244:3::/64", "0.0.0.0/0 ::/0" },
+        { "fd00:10:244:3::/64", "fd00:10:244:3::/64", "::/0" },
+        { "10.244.3.0", NULL, NULL },
+        { ",", NULL, NULL },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        json_t *list = run_install_cni(cases[i].cidrs);
+        if (!cases[i].ranges) {
+            if (list) {
+                fail_msg("POD_CIDR=%s accepted", cases[i].cidrs);
+            }
+            continue;
+        }
+        if (!list) {
+            fail_msg("POD_CIDR=%s: install-cni.sh failed", cases[i].cidrs);
+        }
+        struct ds ranges = DS_EMPTY_INITIALIZER;
+        struct ds routes = DS_EMPTY_INITIALIZER;
+        conflist_ipam(list, &ranges, &routes);
+        assert_string_equal(ds_cstr(&ranges), cases[i].ranges);
+        assert_string_equal(ds_cstr(&routes), cases[i].routes);
+        ds_destroy(&ranges);
+        ds_destroy(&routes);
+        json_decref(list);
+    }
 }
 
 /* The image has what the manifests run, from Debian bookworm. */
@@ -479,6 +596,7 @@ main(void)
         cmocka_unit_test(test_daemonset_host_ovs),
         cmocka_unit_test(test_daemonset_ovs_sidecar),
         cmocka_unit_test(test_conflist),
+        cmocka_unit_test(test_install_cni),
         cmocka_unit_test(test_dockerfile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
