@@ -1092,29 +1092,9 @@ ctl_unixctl_recompute(struct unixctl_conn *conn, int argc OVS_UNUSED,
     unixctl_command_reply(conn, NULL);
 }
 
-/* glibc puts its heap on transparent huge pages only if the environment
- * says so when the process starts (GLIBC_TUNABLES=glibc.malloc.hugetlb=1).
- * The first load touches tens of megabytes, and each 4 kB page fault is
- * costly, the more so in a virtual machine: with huge pages the large
- * benchmark's first load takes about a third less CPU.  So unless
- * GLIBC_TUNABLES is set already (to anything, even empty, which is how to
- * opt out), the controller runs itself again with it. */
-static void
-ctl_reexec_for_huge_pages(char *argv[])
-{
-    if (getenv("GLIBC_TUNABLES")
-        || setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1)) {
-        return;
-    }
-    execv("/proc/self/exe", argv);
-    unsetenv("GLIBC_TUNABLES");     /* Go on as we are. */
-}
-
 int
 main(int argc, char *argv[])
 {
-    ctl_reexec_for_huge_pages(argv);
-
     struct ctl ctl = {
         .opts = { .reeval_established = true },
         .problems = SSET_INITIALIZER(&ctl.problems),
