@@ -269,6 +269,31 @@ ctl_add_gateway_addresses(struct ctl_options *o, const char *arg)
     return error;
 }
 
+/* Brings interface 'name' up. */
+static int
+ctl_set_link_up(const char *name)
+{
+    struct ifreq ifr;
+    int error = 0;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    if (fd < 0) {
+        return errno;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    ovs_strlcpy(ifr.ifr_name, name, sizeof ifr.ifr_name);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+        error = errno;
+    } else if (!(ifr.ifr_flags & IFF_UP)) {
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr)) {
+            error = errno;
+        }
+    }
+    close(fd);
+    return error;
+}
+
 /* Gives interface 'name' the address 'ip'/'plen' and brings it up. */
 static int
 ctl_set_gateway_address(const char *name, ovs_be32 ip, unsigned int plen)
@@ -291,22 +316,17 @@ ctl_set_gateway_address(const char *name, ovs_be32 ip, unsigned int plen)
         goto out;
     }
     sin->sin_addr.s_addr = be32_prefix_mask(plen);
-    if (ioctl(fd, SIOCSIFNETMASK, &ifr) || ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-        error = errno;
-        goto out;
-    }
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(fd, SIOCSIFFLAGS, &ifr)) {
+    if (ioctl(fd, SIOCSIFNETMASK, &ifr)) {
         error = errno;
     }
 out:
     close(fd);
-    return error;
+    return error ? error : ctl_set_link_up(name);
 }
 
 /* Gives interface 'name' the IPv6 address 'c' (RTM_NEWADDR; without
  * duplicate address detection, which would keep it unusable for a second
- * or more while nothing else can hold it). */
+ * or more while nothing else can hold it) and brings it up. */
 static int
 ctl_set_gateway_address6(const char *name, const struct k8s_cidr *c)
 {
@@ -329,7 +349,7 @@ ctl_set_gateway_address6(const char *name, const struct k8s_cidr *c)
     nl_msg_put_unspec(&request, IFA_ADDRESS, &c->addr, sizeof c->addr);
     int error = nl_transact(NETLINK_ROUTE, &request, NULL);
     ofpbuf_uninit(&request);
-    return error;
+    return error ? error : ctl_set_link_up(name);
 }
 
 /* Stores in 'out' the addresses to keep on the gateway port and returns

@@ -9,6 +9,8 @@
 #     fd00:10:244::/64, np-gw0 gets 10.244.0.1/24 and fd00:10:244::1/64;
 #   - --gateway-address rejects what is not one IPv4 and/or one IPv6
 #     address with a prefix length, naming the value;
+#   - with only an IPv6 --gateway-address, the port gets that address and
+#     is brought up (at the end);
 #   - an address added to or removed from np-gw0 later (by someone else)
 #     shows in the flows within 5 s: the controller hears of it from the
 #     kernel, not from its 30 s rescan.
@@ -93,3 +95,23 @@ ip -n "$NP_NODE_NS" addr del "$EXTRA/32" dev "$NP_GATEWAY" \
 within_5s eval '! desired_names "$EXTRA"' \
     || np_fail "$EXTRA removed from $NP_GATEWAY: still in the flows after 5 s"
 np_log "PASS: addresses added to and removed from $NP_GATEWAY later count"
+
+# An IPv6-only gateway: a controller given only an IPv6 --gateway-address
+# makes the port again (it was deleted), gives it that address and brings
+# it up, with no IPv4 address.
+np_controller_stop
+np_vsctl del-port "$NP_BRIDGE" "$NP_GATEWAY" || np_fail "cannot delete the port"
+np_wait_until eval '! ip -n "$NP_NODE_NS" link show "$NP_GATEWAY"' \
+    || np_fail "$NP_GATEWAY still exists"
+NP_SOURCE="--kubeconfig=$NP_TMP/kubeconfig" \
+    np_controller_spawn --gateway-address=fd00:10:244::1/64
+gw_up() {
+    ip -n "$NP_NODE_NS" -o link show dev "$NP_GATEWAY" 2>/dev/null \
+        | grep -q '[<,]UP[,>]'
+}
+np_wait_until gw_has6 \
+    || np_fail "IPv6 only: $NP_GATEWAY did not get fd00:10:244::1/64"
+np_wait_until gw_up || np_fail "IPv6 only: $NP_GATEWAY is not up"
+ip -n "$NP_NODE_NS" -o addr show dev "$NP_GATEWAY" | grep -q ' inet ' \
+    && np_fail "IPv6 only: $NP_GATEWAY has an IPv4 address"
+np_log "PASS: an IPv6-only --gateway-address is set and the port brought up"
