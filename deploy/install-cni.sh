@@ -71,11 +71,11 @@ if [ -n "$v6" ]; then
     ranges="${ranges:+$ranges, }[{\"subnet\": \"$v6\"}]"
     routes="${routes:+$routes, }{\"dst\": \"::/0\"}"
 fi
+tmp=$CNI_CONF_DIR/.10-ovs-netpol.conflist.tmp
 sed -e "s|\[\[{\"subnet\": \"__POD_CIDR__\"}\]\]|[$ranges]|" \
     -e "s|\[{\"dst\": \"0.0.0.0/0\"}\]|[$routes]|" \
-    "$SHARE/10-ovs-netpol.conflist" >"$CNI_CONF_DIR/.10-ovs-netpol.conflist.tmp"
-grep -q __POD_CIDR__ "$CNI_CONF_DIR/.10-ovs-netpol.conflist.tmp" \
-    && { echo "install-cni: unexpected template" >&2; exit 1; }
-mv -f "$CNI_CONF_DIR/.10-ovs-netpol.conflist.tmp" \
-    "$CNI_CONF_DIR/10-ovs-netpol.conflist"
+    "$SHARE/10-ovs-netpol.conflist" >"$tmp"
+grep -q __POD_CIDR__ "$tmp" \
+    && { echo "install-cni: unexpected template" >&2; rm -f "$tmp"; exit 1; }
+mv -f "$tmp" "$CNI_CONF_DIR/10-ovs-netpol.conflist"
 echo "install-cni: installed ovs-netpol-cni, pod CIDRs ${v4}${v4:+${v6:+,}}$v6"
