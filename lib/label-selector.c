@@ -278,13 +278,31 @@ lsel_expr_has_value__(const struct k8s_selector_expr *expr,
     return false;
 }
 
+/* The value of the label in 'labels' with the key of 'key_node', a node of
+ * another smap, or NULL.  Every smap hashes its keys alike, so the node's
+ * hash serves here without hashing the key again: this runs for every
+ * selector against every pod it may select. */
+static const char *
+lsel_get_same_key__(const struct smap *labels,
+                    const struct smap_node *key_node)
+{
+    const struct smap_node *node;
+
+    HMAP_FOR_EACH_WITH_HASH (node, node, key_node->node.hash, &labels->map) {
+        if (!strcmp(node->key, key_node->key)) {
+            return node->value;
+        }
+    }
+    return NULL;
+}
+
 bool
 lsel_matches(const struct k8s_selector *sel, const struct smap *labels)
 {
     struct smap_node *node;
 
     SMAP_FOR_EACH (node, &sel->match_labels) {
-        const char *value = smap_get(labels, node->key);
+        const char *value = lsel_get_same_key__(labels, node);
         if (!value || strcmp(value, node->value)) {
             return false;
         }
