@@ -269,19 +269,32 @@ ctl_add_gateway_addresses(struct ctl_options *o, const char *arg)
     return error;
 }
 
+/* Opens a socket for interface ioctls and readies 'ifr' for interface
+ * 'name'.  Returns the socket, or a negative errno value. */
+static int
+ctl_ifreq_open(const char *name, struct ifreq *ifr)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    memset(ifr, 0, sizeof *ifr);
+    ovs_strlcpy(ifr->ifr_name, name, sizeof ifr->ifr_name);
+    return fd;
+}
+
 /* Brings interface 'name' up. */
 static int
 ctl_set_link_up(const char *name)
 {
     struct ifreq ifr;
     int error = 0;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int fd = ctl_ifreq_open(name, &ifr);
 
     if (fd < 0) {
-        return errno;
+        return -fd;
     }
-    memset(&ifr, 0, sizeof ifr);
-    ovs_strlcpy(ifr.ifr_name, name, sizeof ifr.ifr_name);
     if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
         error = errno;
     } else if (!(ifr.ifr_flags & IFF_UP)) {
@@ -302,13 +315,11 @@ ctl_set_gateway_address(const char *name, ovs_be32 ip, unsigned int plen)
     struct sockaddr_in *sin = ALIGNED_CAST(struct sockaddr_in *,
                                            &ifr.ifr_addr);
     int error = 0;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int fd = ctl_ifreq_open(name, &ifr);
 
     if (fd < 0) {
-        return errno;
+        return -fd;
     }
-    memset(&ifr, 0, sizeof ifr);
-    ovs_strlcpy(ifr.ifr_name, name, sizeof ifr.ifr_name);
     sin->sin_family = AF_INET;
     sin->sin_addr.s_addr = ip;
     if (ioctl(fd, SIOCSIFADDR, &ifr)) {
