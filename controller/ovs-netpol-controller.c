@@ -32,6 +32,7 @@
 #include "fatal-signal.h"
 #include "lib/flow-set.h"
 #include "lib/k8s-cache.h"
+#include "lib/k8s-parse.h"
 #include "lib/kubeconfig.h"
 #include "lib/npol-compile.h"
 #include "lib/portmap.h"
@@ -397,14 +398,6 @@ ctl_gateway_targets(const struct ctl *ctl, struct k8s_cidr out[2])
     return n;
 }
 
-/* Appends 'c' as "IP/PLEN" to 's'. */
-static void
-ctl_format_cidr(const struct k8s_cidr *c, struct ds *s)
-{
-    ipv6_format_mapped(&c->addr, s);
-    ds_put_format(s, "/%u", c->plen);
-}
-
 /* Keeps the gateway addresses (see ctl_gateway_targets()) on the gateway
  * port, once OVS has made it.  Returns true if it set one. */
 static bool
@@ -437,7 +430,7 @@ ctl_ensure_gateway_address(struct ctl *ctl)
                          in6_addr_get_mapped_ipv4(&c->addr), c->plen)
                      : ctl_set_gateway_address6(ctl->opts.gateway, c));
         struct ds addr = DS_EMPTY_INITIALIZER;
-        ctl_format_cidr(c, &addr);
+        k8s_cidr_format(c, &addr);
         if (error) {
             VLOG_WARN_RL(&rl, "%s: cannot set address %s (%s)",
                          ctl->opts.gateway, ds_cstr(&addr),
