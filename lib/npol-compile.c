@@ -1631,6 +1631,9 @@ struct npol_compiler {
     struct flowset isolation;
     struct svec isolation_problems;
     struct shash iso;
+    bool iso_changed;           /* A pod's isolation in some direction
+                                 * began or ended since 'isolation' was
+                                 * computed. */
 
     /* Policies. */
     struct hmap policies;       /* struct npc_pstate. */
@@ -1686,6 +1689,7 @@ npc_reset(struct npol_compiler *c)
     flowset_clear(&c->isolation);
     svec_clear(&c->isolation_problems);
     shash_clear_free_data(&c->iso);
+    c->iso_changed = false;
     free(c->settings);
     c->settings = NULL;
     c->valid = false;
@@ -1880,7 +1884,8 @@ struct npc_iso {
 
 /* Adds 'delta' (1 or -1) to the isolation counts of the pods 'targets'
  * ("namespace/name") of a policy that isolates them in the directions
- * given. */
+ * given, and notes in 'c->iso_changed' whether a count left or reached
+ * zero. */
 static void
 npc_iso_count(struct npol_compiler *c, const struct svec *targets,
               bool ingress, bool egress, int delta)
@@ -1898,8 +1903,11 @@ npc_iso_count(struct npol_compiler *c, const struct svec *targets,
             iso = xzalloc(sizeof *iso);
             shash_add(&c->iso, key, iso);
         }
+        bool was_in = iso->n_ingress, was_out = iso->n_egress;
         iso->n_ingress += ingress ? delta : 0;
         iso->n_egress += egress ? delta : 0;
+        c->iso_changed |= (was_in != !!iso->n_ingress
+                           || was_out != !!iso->n_egress);
         if (!iso->n_ingress && !iso->n_egress) {
             free(shash_find_and_delete(&c->iso, key));
         }
@@ -2026,12 +2034,10 @@ npc_must_start_over(const struct npol_compiler *c,
 /* Marks dirty each policy that the change log or the changed local pods
  * ('changed_locals', "namespace/name") may concern, creates and removes
  * policy states to match the cache, and returns true if the set of
- * policies (or a uid) changed.  Sets '*targets_changed' if a policy that
- * selected local pods went away. */
+ * policies (or a uid) changed. */
 static bool
 npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
-               const struct sset *changed_locals, struct flowset *out,
-               bool *targets_changed)
+               const struct sset *changed_locals, struct flowset *out)
 {
     struct npc_pod_change {
         const struct k8s_pod *old, *now;
@@ -2067,7 +2073,6 @@ npc_mark_dirty(struct npol_compiler *c, const struct kcache *cache,
                 flowset_init(&empty);
                 npc_replace_part(c, out, &ps->flows, &empty);
                 flowset_destroy(&empty);
-                *targets_changed |= ps->targets.n > 0;
                 npc_pstate_destroy(c, ps);
                 set_changed = true;
             }
@@ -2168,6 +2173,7 @@ npc_isolation(struct npol_compiler *c, struct npc_ctx *ctx,
     npc_replace_part(c, out, &c->isolation, &new);
     flowset_swap(&c->isolation, &new);
     flowset_destroy(&new);
+    c->iso_changed = false;
 }
 
 void
@@ -2215,7 +2221,6 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
 
     /* Which policies to compile. */
     bool set_changed;
-    bool targets_changed = false;
     if (c->stats.full) {
         const struct k8s_network_policy *np;
         KCACHE_FOR_EACH_POLICY (np, in->cache) {
@@ -2224,8 +2229,7 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         npc_sorted_rebuild(c);
         set_changed = true;
     } else {
-        set_changed = npc_mark_dirty(c, in->cache, &changed_locals, out,
-                                     &targets_changed);
+        set_changed = npc_mark_dirty(c, in->cache, &changed_locals, out);
     }
     sset_destroy(&changed_locals);
     if (set_changed) {
@@ -2260,10 +2264,9 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
         if (!svec_equal(&old_targets, &ps->targets)
             || old_ingress != ps->isolates_ingress
             || old_egress != ps->isolates_egress) {
-            npc_iso_count(c, &old_targets, old_ingress, old_egress, -1);
             npc_iso_count(c, &ps->targets, ps->isolates_ingress,
                           ps->isolates_egress, 1);
-            targets_changed = true;
+            npc_iso_count(c, &old_targets, old_ingress, old_egress, -1);
         }
         svec_destroy(&old_targets);
         ps->dirty = false;
@@ -2281,8 +2284,8 @@ npol_compiler_run(struct npol_compiler *c, const struct npol_input *in,
     free(dirty);
 
     /* The isolation flows depend on the local pods' ports and addresses
-     * and on which of them each policy selects. */
-    if (locals_changed || targets_changed) {
+     * and on the directions in which some policy isolates each. */
+    if (locals_changed || c->iso_changed) {
         npc_isolation(c, &ctx, out);
     }
 
